@@ -1,0 +1,105 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { envSchema } from 'env-schema'
+
+const LogLevel = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level))
+)
+
+const SecretString = (description: string, minLength = 1) =>
+  Type.String({ minLength, description })
+
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  PUBLIC_URL: Type.String({
+    default: 'http://localhost:3000',
+    pattern: '^https?://[^/?#]+(/[^?#]*)?$',
+    description: 'Where browsers and WeChat reach this service, without a trailing query'
+  }),
+  REDIS_URL: Type.Optional(
+    Type.String({ pattern: '^rediss?://', description: 'Unset: embedded mode, one process, no Redis' })
+  ),
+  REDIS_PREFIX: Type.String({ default: 'wql:', pattern: '^[A-Za-z0-9:_.-]{1,64}$' }),
+
+  WECHAT_APP_ID: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$' }),
+  WECHAT_APP_SECRET: SecretString('The Official Account AppSecret'),
+  WECHAT_TOKEN: Type.String({
+    minLength: 3,
+    maxLength: 32,
+    pattern: '^[A-Za-z0-9]+$',
+    description: 'The webhook Token from the WeChat console (3-32 letters or digits)'
+  }),
+  WECHAT_API_BASE: Type.String({ default: 'https://api.weixin.qq.com', pattern: '^https?://' }),
+  WECHAT_MP_BASE: Type.String({ default: 'https://mp.weixin.qq.com', pattern: '^https?://' }),
+  WECHAT_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 60000 }),
+
+  API_KEY: SecretString('Bearer key of the application backend for /api/login/exchange', 16),
+  LOGIN_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1, maximum: 2592000, description: 'QR and login lifetime; WeChat allows up to 30 days' }),
+  LOGIN_CODE_TTL_SECONDS: Type.Integer({ default: 60, minimum: 5, maximum: 600 }),
+  WEBHOOK_BODY_LIMIT: Type.Integer({ default: 65536, minimum: 1024, maximum: 1048576 }),
+
+  LOG_LEVEL: Type.Unsafe<Static<typeof LogLevel>>({ ...LogLevel, default: 'info' }),
+  RUN_WORKER: Type.Boolean({ default: true }),
+  WORKER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1, maximum: 1000 }),
+
+  WECHAT_EMULATOR: Type.Boolean({ default: false, description: 'Serve an emulator of WeChat under /_emulator and use it. Never in production.' }),
+  WECHAT_EMULATOR_PUBLIC_URL: Type.Optional(Type.String({
+    pattern: '^https?://[^/?#]+(/[^?#]*)?$',
+    description: "Where a phone reaches the emulator's scan page (default PUBLIC_URL)"
+  }))
+})
+
+export type Config = Static<typeof ConfigSchema>
+export type Env = Record<string, string | undefined>
+
+const flagWords: Record<string, boolean> = { 1: true, 0: false, yes: true, no: false, on: true, off: false }
+
+/**
+ * Operators write RUN_WORKER=0 and WECHAT_EMULATOR=1, which ajv does not coerce to booleans;
+ * the words are mapped for exactly the keys the schema declares boolean.
+ */
+function normalizeFlags (env: Env, schema: { properties: Record<string, TSchema> }): Env {
+  const normalized: Env = { ...env }
+  for (const [key, property] of Object.entries(schema.properties)) {
+    const value = normalized[key]?.trim().toLowerCase()
+    if (property.type === 'boolean' && value !== undefined && value in flagWords) {
+      normalized[key] = String(flagWords[value])
+    }
+  }
+  return normalized
+}
+
+export class ConfigError extends Error {
+  constructor (message: string) {
+    super(`Invalid configuration: ${message}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Reads only the variables the schema names: the rest of the environment is not our business. */
+export function loadConfig (env: Env = process.env): Config {
+  const known: Env = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') known[key] = value
+  }
+  try {
+    return envSchema<Config>({
+      schema: ConfigSchema,
+      data: normalizeFlags(known, ConfigSchema),
+      dotenv: false
+    })
+  } catch (error) {
+    // ajv names the variable ("env/PORT must be integer"); never echo the value, it may be a secret.
+    throw new ConfigError((error as Error).message)
+  }
+}
+
+export function publicOrigin (config: Pick<Config, 'PUBLIC_URL'>): string {
+  return new URL(config.PUBLIC_URL).origin
+}
+
+/** Everything under a deployment's prefix, so two deployments can share one Redis. */
+export function prefixed (config: Pick<Config, 'REDIS_PREFIX'>, name: string): string {
+  return `${config.REDIS_PREFIX}${name}`
+}

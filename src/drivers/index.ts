@@ -1,0 +1,86 @@
+import type { Log } from '../log.js'
+import type { Config } from '../config.js'
+import { SCAN_JOB, WECHAT_EVENTS_QUEUE, type JobProcessor, type JobQueue, type JobWorker, type ScanJob } from '../jobs/definitions.js'
+import type { LoginBus } from '../login/bus.js'
+import type { LoginStore } from '../login/store.js'
+import type { TokenCache } from '../wechat/access-token.js'
+import { createEmbeddedDrivers } from './memory/drivers.js'
+import { closeConnection, connect, createBlockingConnectionOptions, createCommandConnection } from './redis/connections.js'
+import { bullPrefix, createBullQueue, startBullWorker } from './redis/job-queue.js'
+import { createRedisLoginBus } from './redis/login-bus.js'
+import { createRedisLoginStore } from './redis/login-store.js'
+import { createRedisTokenCache } from './redis/token-cache.js'
+import { Redis } from 'ioredis'
+
+/**
+ * Everything with state, behind small interfaces. Chosen here, once, at boot: routes and the
+ * worker never know which driver runs.
+ */
+export interface Drivers {
+  mode: 'redis' | 'embedded'
+  store: LoginStore
+  bus: LoginBus
+  tokenCache: TokenCache
+  scanQueue: JobQueue<ScanJob>
+  startScanWorker (processor: JobProcessor<ScanJob>, options: { concurrency: number, log: Log }): JobWorker
+  /** Resolves once every connection is ready; boot waits for it. */
+  ready (): Promise<void>
+  /** false while the backing store cannot answer: readiness reports 503. */
+  healthy (): Promise<boolean>
+  close (): Promise<void>
+}
+
+export function createDrivers (config: Config): Drivers {
+  if (config.REDIS_URL === undefined) return createEmbeddedDrivers()
+  return createRedisDrivers(config.REDIS_URL, config)
+}
+
+function createRedisDrivers (url: string, config: Config): Drivers {
+  const prefix = config.REDIS_PREFIX
+  const commands = createCommandConnection(url, 'wql-commands')
+  const subscriber = createCommandConnection(url, 'wql-subscriber')
+  const bull = { prefix: bullPrefix(prefix), connection: commands }
+  const scanQueue = createBullQueue<ScanJob>(WECHAT_EVENTS_QUEUE, SCAN_JOB, bull)
+  const workerConnections: Redis[] = []
+  const workers: JobWorker[] = []
+  let closed: Promise<void> | null = null
+
+  return {
+    mode: 'redis',
+    store: createRedisLoginStore(commands, prefix),
+    bus: createRedisLoginBus(commands, subscriber, prefix),
+    tokenCache: createRedisTokenCache(commands, prefix, config.WECHAT_APP_ID),
+    scanQueue,
+
+    startScanWorker (processor, { concurrency, log }) {
+      const connection = new Redis(url, { ...createBlockingConnectionOptions(), connectionName: 'wql-worker' })
+      workerConnections.push(connection)
+      const worker = startBullWorker(WECHAT_EVENTS_QUEUE, processor, { ...bull, connection, concurrency, log })
+      workers.push(worker)
+      return worker
+    },
+
+    async ready () {
+      await Promise.all([connect(commands), connect(subscriber)])
+    },
+
+    async healthy () {
+      if (commands.status !== 'ready') return false
+      try {
+        return await commands.ping() === 'PONG'
+      } catch {
+        return false
+      }
+    },
+
+    close () {
+      // Worker first (it may still finish a job), then the queue, then the connections under them.
+      closed ??= (async () => {
+        await Promise.all(workers.map((worker) => worker.close()))
+        await scanQueue.close()
+        await Promise.all([commands, subscriber, ...workerConnections].map(closeConnection))
+      })()
+      return closed
+    }
+  }
+}

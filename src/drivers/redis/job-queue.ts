@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto'
+import { Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq'
+import type { Log } from '../../log.js'
+import {
+  DEDUP_TTL_MS, JOB_ATTEMPTS, JOB_BACKOFF_MS, PermanentJobError,
+  type JobProcessor, type JobQueue, type JobWorker
+} from '../../jobs/definitions.js'
+
+export interface BullOptions {
+  /** BullMQ's own key prefix, under the deployment's REDIS_PREFIX. */
+  prefix: string
+  connection: ConnectionOptions
+}
+
+export function bullPrefix (redisPrefix: string): string {
+  return `${redisPrefix}bull`
+}
+
+export function createBullQueue<T> (queueName: string, jobName: string, { prefix, connection }: BullOptions): JobQueue<T> & { queue: Queue } {
+  const queue = new Queue(queueName, {
+    prefix,
+    connection,
+    defaultJobOptions: {
+      attempts: JOB_ATTEMPTS,
+      backoff: { type: 'exponential', delay: JOB_BACKOFF_MS },
+      removeOnComplete: { age: 3600, count: 1000 },
+      removeOnFail: { age: 24 * 3600, count: 5000 }
+    }
+  })
+
+  return {
+    queue,
+    async enqueue (data, dedupKey) {
+      // A fresh id per call: BullMQ answers a deduplicated add with the first job's id, which tells us apart.
+      const jobId = randomUUID()
+      const job = await queue.add(jobName as never, data as never, { jobId, deduplication: { id: dedupKey, ttl: DEDUP_TTL_MS } })
+      return job.id === jobId ? 'queued' : 'duplicate'
+    },
+    async close () {
+      await queue.close()
+    }
+  }
+}
+
+export function startBullWorker<T> (queueName: string, processor: JobProcessor<T>, { prefix, connection, concurrency, log }: BullOptions & { concurrency: number, log: Log }): JobWorker {
+  const worker = new Worker<T>(queueName, async (job) => {
+    try {
+      await processor(job.data, job.attemptsMade + 1)
+    } catch (error) {
+      if (error instanceof PermanentJobError) throw new UnrecoverableError(error.message)
+      throw error
+    }
+  }, { prefix, connection, concurrency })
+
+  worker.on('error', (error) => log.error({ err: error }, 'job worker error'))
+  worker.on('failed', (job, error) => {
+    log.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed')
+  })
+
+  return {
+    async close () {
+      await worker.close()
+    }
+  }
+}

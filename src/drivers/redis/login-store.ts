@@ -1,0 +1,89 @@
+import type { Redis, Result } from 'ioredis'
+import type { LoginStore } from '../../login/store.js'
+import { sha256 } from '../../login/tokens.js'
+import type { Identity, LoginRecord, StoredStatus, TransitionResult } from '../../login/types.js'
+
+// Both transitions refuse a login past its expiresAt even while the key still exists (it is kept
+// a while after expiry so late readers see "expired").
+const MARK_SCANNED = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if status == 'confirmed' then return 'already_confirmed' end
+if tonumber(redis.call('HGET', KEYS[1], 'expiresAt')) <= tonumber(ARGV[1]) then return 'expired' end
+if status == 'scanned' then return 'already_scanned' end
+redis.call('HSET', KEYS[1], 'status', 'scanned', 'scannedAt', ARGV[1])
+return 'changed'
+`
+
+const CONFIRM = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if status == 'confirmed' then return 'already_confirmed' end
+if tonumber(redis.call('HGET', KEYS[1], 'expiresAt')) <= tonumber(ARGV[1]) then return 'expired' end
+redis.call('HSET', KEYS[1], 'status', 'confirmed', 'confirmedAt', ARGV[1], 'code', ARGV[2], 'codeExpiresAt', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+return 'changed'
+`
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    wqlMarkScanned (loginKey: string, now: string): Result<TransitionResult, Context>
+    wqlConfirm (loginKey: string, codeKey: string, now: string, code: string, codeExpiresAt: string,
+      identity: string, codeTtlMs: string): Result<TransitionResult, Context>
+  }
+}
+
+/** A login is a hash, so transitions touch single fields inside Lua without JSON round trips. */
+export function createRedisLoginStore (redis: Redis, prefix: string): LoginStore {
+  redis.defineCommand('wqlMarkScanned', { numberOfKeys: 1, lua: MARK_SCANNED })
+  redis.defineCommand('wqlConfirm', { numberOfKeys: 2, lua: CONFIRM })
+
+  const loginKey = (scene: string) => `${prefix}login:${scene}`
+  // Codes are stored by their hash: a store dump does not hand out logins.
+  const codeKey = (code: string) => `${prefix}code:${sha256(code)}`
+
+  return {
+    async create (record, retainMs) {
+      const key = loginKey(record.scene)
+      const fields: Record<string, string> = {}
+      for (const [name, value] of Object.entries(record)) {
+        if (value !== undefined) fields[name] = String(value)
+      }
+      await redis.multi().hset(key, fields).pexpireat(key, record.expiresAt + retainMs).exec()
+    },
+
+    async get (scene) {
+      const fields = await redis.hgetall(loginKey(scene))
+      return fields.status === undefined ? null : toRecord(fields)
+    },
+
+    markScanned (scene, now) {
+      return redis.wqlMarkScanned(loginKey(scene), String(now))
+    },
+
+    confirm (scene, identity, code, codeTtlMs, now) {
+      return redis.wqlConfirm(loginKey(scene), codeKey(code), String(now), code, String(now + codeTtlMs),
+        JSON.stringify(identity), String(codeTtlMs))
+    },
+
+    async redeemCode (code) {
+      const stored = await redis.getdel(codeKey(code))
+      return stored === null ? null : JSON.parse(stored) as Identity
+    }
+  }
+}
+
+function toRecord (fields: Record<string, string>): LoginRecord {
+  const optionalNumber = (name: string) => fields[name] === undefined ? undefined : Number(fields[name])
+  return {
+    scene: fields.scene ?? '',
+    secretHash: fields.secretHash ?? '',
+    status: fields.status as StoredStatus,
+    createdAt: Number(fields.createdAt),
+    expiresAt: Number(fields.expiresAt),
+    scannedAt: optionalNumber('scannedAt'),
+    code: fields.code,
+    codeExpiresAt: optionalNumber('codeExpiresAt'),
+    confirmedAt: optionalNumber('confirmedAt')
+  }
+}

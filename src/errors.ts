@@ -1,0 +1,11 @@
+/**
+ * ioredis' ways of saying "Redis is not there right now". With the offline queue off these come at
+ * once, and the request answers 503 (WeChat then retries) instead of hanging.
+ */
+export function isBackendUnavailable (error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  if (error.name === 'MaxRetriesPerRequestError') return true
+  if (error.message.includes("Stream isn't writeable") || error.message.includes('Connection is closed')) return true
+  const code = (error as { code?: unknown }).code
+  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE'
+}

@@ -1,0 +1,51 @@
+import type { Log } from '../log.js'
+import type { LoginBus } from '../login/bus.js'
+import type { LoginStore } from '../login/store.js'
+import { newLoginCode } from '../login/tokens.js'
+import { WeChatApiError } from '../wechat/errors.js'
+import type { WeChatClient } from '../wechat/client.js'
+import { PermanentJobError, type JobProcessor, type ScanJob } from './definitions.js'
+
+export interface ScanProcessorOptions {
+  store: LoginStore
+  bus: LoginBus
+  wechat: Pick<WeChatClient, 'userInfo'>
+  codeTtlMs: number
+  log: Log
+  now?: () => number
+}
+
+/** WeChat says this openid is not one of the account's users: no retry will change that. */
+const PERMANENT_USER_ERRCODES: ReadonlySet<number> = new Set([40003, 48001])
+
+/**
+ * pending → scanned → confirmed. Safe to run twice for one event (a stalled job is re-run): the
+ * store's compare-and-set issues at most one code per login.
+ */
+export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now = Date.now }: ScanProcessorOptions): JobProcessor<ScanJob> {
+  return async function processScan (job) {
+    const { scene } = job
+    const scanned = await store.markScanned(scene, now())
+    if (scanned === 'missing' || scanned === 'expired' || scanned === 'already_confirmed') {
+      log.info({ scene, outcome: scanned }, 'scan ignored')
+      return
+    }
+    if (scanned === 'changed') await bus.publish(scene)
+
+    let user
+    try {
+      user = await wechat.userInfo(job.openid)
+    } catch (error) {
+      if (error instanceof WeChatApiError && PERMANENT_USER_ERRCODES.has(error.errcode)) {
+        throw new PermanentJobError(`user/info refused the openid: errcode ${error.errcode}`)
+      }
+      throw error
+    }
+
+    const confirmedAt = now()
+    const identity = { openid: user.openid, unionid: user.unionid, subscribed: user.subscribed, scene, confirmedAt }
+    const confirmed = await store.confirm(scene, identity, newLoginCode(), codeTtlMs, confirmedAt)
+    log.info({ scene, outcome: confirmed }, 'scan confirmed')
+    if (confirmed === 'changed') await bus.publish(scene)
+  }
+}

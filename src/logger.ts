@@ -1,0 +1,45 @@
+import type { FastifyServerOptions } from 'fastify'
+import type { Config } from './config.js'
+
+/** Query parameters that are secrets or one-time credentials: logged as "[redacted]". */
+const SECRET_QUERY_PARAMS = new Set(['code', 'secret', 'state', 'echostr', 'access_token', 'ticket'])
+
+export function redactUrl (url: string): string {
+  const queryStart = url.indexOf('?')
+  if (queryStart === -1) return url
+  const params = new URLSearchParams(url.slice(queryStart + 1))
+  for (const key of new Set(params.keys())) {
+    if (SECRET_QUERY_PARAMS.has(key)) params.set(key, '[redacted]')
+  }
+  return `${url.slice(0, queryStart)}?${params.toString()}`
+}
+
+/** Paths pino blanks out wherever they appear in a logged object. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'secret',
+  'code',
+  'token',
+  'accessToken',
+  'access_token',
+  'appSecret',
+  '*.secret',
+  '*.access_token',
+  '*.appSecret'
+]
+
+export function loggerOptions (config: Pick<Config, 'LOG_LEVEL'>, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
+  const pretty = stream === undefined && process.stdout.isTTY === true
+  return {
+    level: config.LOG_LEVEL,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: {
+      req (request) {
+        return { method: request.method, url: redactUrl(request.url), remoteAddress: request.ip }
+      }
+    },
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+    ...(stream === undefined ? {} : { stream })
+  }
+}

@@ -1,0 +1,77 @@
+import type { WeChatClient } from '../wechat/client.js'
+import type { LoginStore } from './store.js'
+import { statusMessage, type StatusMessage } from './status.js'
+import { newBrowserSecret, newScene, secretMatches, sha256 } from './tokens.js'
+import type { Identity, LoginRecord } from './types.js'
+
+export interface LoginServiceOptions {
+  store: LoginStore
+  wechat: Pick<WeChatClient, 'createQrCode'>
+  loginTtlSeconds: number
+  codeTtlSeconds: number
+  /** Where browsers fetch the QR image: WECHAT_MP_BASE, or the emulator. */
+  mpBase: () => string
+  now?: () => number
+}
+
+export interface CreatedLogin {
+  scene: string
+  secret: string
+  ticket: string
+  qrUrl: string
+  qrImageUrl: string
+  expiresIn: number
+  expiresAt: string
+}
+
+/** How long a record stays after its QR expired: late readers see "expired", a code can outlive the QR. */
+export function retainAfterExpiryMs (codeTtlSeconds: number): number {
+  return (codeTtlSeconds + 60) * 1000
+}
+
+export function createLoginService ({ store, wechat, loginTtlSeconds, codeTtlSeconds, mpBase, now = Date.now }: LoginServiceOptions) {
+  async function authorized (scene: string, secret: string): Promise<LoginRecord | null> {
+    const record = await store.get(scene)
+    if (record === null || !secretMatches(record.secretHash, secret)) return null
+    return record
+  }
+
+  return {
+    /** Asks WeChat for the QR first: if WeChat fails, nothing is stored. */
+    async create (): Promise<CreatedLogin> {
+      const scene = newScene()
+      const secret = newBrowserSecret()
+      const qr = await wechat.createQrCode(scene, loginTtlSeconds)
+      const createdAt = now()
+      const expiresAt = createdAt + Math.min(qr.expireSeconds, loginTtlSeconds) * 1000
+      await store.create({ scene, secretHash: sha256(secret), status: 'pending', createdAt, expiresAt }, retainAfterExpiryMs(codeTtlSeconds))
+      const imageUrl = new URL('cgi-bin/showqrcode', mpBase().replace(/\/?$/, '/'))
+      imageUrl.searchParams.set('ticket', qr.ticket)
+      return {
+        scene,
+        secret,
+        ticket: qr.ticket,
+        qrUrl: qr.url,
+        qrImageUrl: imageUrl.toString(),
+        expiresIn: Math.round((expiresAt - createdAt) / 1000),
+        expiresAt: new Date(expiresAt).toISOString()
+      }
+    },
+
+    /** null for an unknown scene and a wrong secret alike: the caller cannot tell which. */
+    async status (scene: string, secret: string): Promise<StatusMessage | null> {
+      const record = await authorized(scene, secret)
+      return record === null ? null : statusMessage(record, now())
+    },
+
+    authorized,
+
+    redeem (code: string): Promise<Identity | null> {
+      return store.redeemCode(code)
+    },
+
+    codeTtlMs: codeTtlSeconds * 1000
+  }
+}
+
+export type LoginService = ReturnType<typeof createLoginService>

@@ -1,0 +1,21 @@
+import type { Identity, LoginRecord, TransitionResult } from './types.js'
+
+/**
+ * Where logins and one-time codes live. Two drivers implement it (Redis, in-process) and the
+ * contract tests run against both. Every transition is a compare-and-set so that a job run twice
+ * (BullMQ delivers at least once) or two instances racing never issue two codes.
+ */
+export interface LoginStore {
+  /** Stores a new login; the record outlives expiresAt by `retainMs` so late readers see "expired". */
+  create (record: LoginRecord, retainMs: number): Promise<void>
+  get (scene: string): Promise<LoginRecord | null>
+  /** pending → scanned, only while the login is live (now < expiresAt). */
+  markScanned (scene: string, now: number): Promise<TransitionResult>
+  /**
+   * pending|scanned → confirmed, and stores the code → identity mapping in the same atomic step.
+   * 'already_confirmed' when another run got there first: the caller's code was not issued.
+   */
+  confirm (scene: string, identity: Identity, code: string, codeTtlMs: number, now: number): Promise<TransitionResult>
+  /** Returns the identity once; any later call with the same code gets null. */
+  redeemCode (code: string): Promise<Identity | null>
+}

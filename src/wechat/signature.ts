@@ -1,0 +1,21 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+
+/** sha1 hex of the parts sorted by UTF-16 code unit and joined without a separator (WeChat's scheme). */
+export function wechatSignature (parts: readonly string[]): string {
+  return createHash('sha1').update([...parts].sort().join('')).digest('hex')
+}
+
+/** Constant-time comparison of a hex signature we computed with one we were given. */
+export function signatureMatches (expected: string, given: unknown): boolean {
+  if (typeof given !== 'string') return false
+  const a = Buffer.from(expected, 'utf8')
+  const b = Buffer.from(given.toLowerCase(), 'utf8')
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** The query signature of every webhook request: sha1 over token, timestamp and nonce. */
+export function verifyRequestSignature (token: string, query: { signature?: unknown, timestamp?: unknown, nonce?: unknown }): boolean {
+  const { signature, timestamp, nonce } = query
+  if (typeof timestamp !== 'string' || typeof nonce !== 'string') return false
+  return signatureMatches(wechatSignature([token, timestamp, nonce]), signature)
+}
