@@ -13,5 +13,9 @@ export default fp(async function driversPlugin (fastify) {
   fastify.decorate('drivers', drivers)
   fastify.addHook('onClose', () => drivers.close())
   await drivers.ready()
-  fastify.log.info({ mode: drivers.mode }, drivers.mode === 'redis' ? 'state in Redis' : 'state in this process')
+  if (drivers.mode === 'embedded') {
+    fastify.log.warn('EMBEDDED MODE: no REDIS_URL, logins live in this process. One instance only; state is lost on restart')
+  } else {
+    fastify.log.info({ mode: drivers.mode }, 'state in Redis')
+  }
 }, { name: 'drivers', fastify: '5.x', dependencies: ['config'] })

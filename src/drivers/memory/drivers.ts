@@ -1,0 +1,49 @@
+import type { Drivers } from '../index.js'
+import type { ScanJob, JobWorker } from '../../jobs/definitions.js'
+import { createMemoryJobQueue } from './job-queue.js'
+import { createMemoryLoginBus } from './login-bus.js'
+import { createMemoryLoginStore } from './login-store.js'
+import { createMemoryTokenCache } from './token-cache.js'
+
+/**
+ * Embedded mode: every driver in this process, nothing to connect to. One process only: a second
+ * instance would not see these logins, which is why multi-instance deployments set REDIS_URL.
+ */
+export function createEmbeddedDrivers (): Drivers {
+  const store = createMemoryLoginStore()
+  const bus = createMemoryLoginBus()
+  const scanQueue = createMemoryJobQueue<ScanJob>()
+  const workers: JobWorker[] = []
+  let closed: Promise<void> | null = null
+
+  return {
+    mode: 'embedded',
+    store,
+    bus,
+    tokenCache: createMemoryTokenCache(),
+    scanQueue,
+
+    startScanWorker (processor, options) {
+      const worker = scanQueue.startWorker(processor, options)
+      workers.push(worker)
+      return worker
+    },
+
+    async ready () {},
+
+    async healthy () {
+      return true
+    },
+
+    close () {
+      // Same order as the Redis drivers: workers finish their jobs, then the queue and the rest.
+      closed ??= (async () => {
+        await Promise.all(workers.map((worker) => worker.close()))
+        await scanQueue.close()
+        await bus.close()
+        store.close()
+      })()
+      return closed
+    }
+  }
+}

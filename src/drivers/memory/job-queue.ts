@@ -1,0 +1,139 @@
+import type { Log } from '../../log.js'
+import {
+  DEDUP_TTL_MS, JOB_ATTEMPTS, JOB_BACKOFF_MS, PermanentJobError,
+  type JobProcessor, type JobQueue, type JobWorker
+} from '../../jobs/definitions.js'
+
+export interface MemoryWorkerOptions {
+  concurrency: number
+  log: Log
+  /** How long close() waits for running jobs before giving up on them. */
+  closeTimeoutMs?: number
+}
+
+export interface MemoryJobQueue<T> extends JobQueue<T> {
+  startWorker (processor: JobProcessor<T>, options: MemoryWorkerOptions): JobWorker
+}
+
+interface QueuedJob<T> {
+  id: number
+  data: T
+  attemptsMade: number
+}
+
+interface WorkerSlot<T> {
+  processor: JobProcessor<T>
+  concurrency: number
+  log: Log
+  running: Set<Promise<void>>
+  closing: boolean
+}
+
+const DEFAULT_CLOSE_TIMEOUT_MS = 10_000
+
+/**
+ * The BullMQ queue's contract in one process. Event-driven: a job is handed to a worker when it is
+ * added, when a worker starts, when a worker slot frees up and when a retry falls due; there is no
+ * polling. Jobs only live as long as the process, which is what embedded mode means.
+ */
+export function createMemoryJobQueue<T> ({ clock = Date.now }: { clock?: () => number } = {}): MemoryJobQueue<T> {
+  const waiting: Array<QueuedJob<T>> = []
+  const retryTimers = new Set<NodeJS.Timeout>()
+  // Every key lives DEDUP_TTL_MS, so insertion order is expiry order: expired keys are at the front.
+  const dedupKeys = new Map<string, number>()
+  const workers = new Set<WorkerSlot<T>>()
+  let nextId = 1
+  let closed = false
+
+  function forgetExpiredKeys (now: number): void {
+    for (const [key, forgetAt] of dedupKeys) {
+      if (forgetAt > now) return
+      dedupKeys.delete(key)
+    }
+  }
+
+  function dispatch (): void {
+    while (waiting.length > 0) {
+      let free: WorkerSlot<T> | undefined
+      for (const worker of workers) {
+        if (worker.running.size < worker.concurrency) { free = worker; break }
+      }
+      if (free === undefined) return
+      run(free, waiting.shift() as QueuedJob<T>)
+    }
+  }
+
+  function run (worker: WorkerSlot<T>, job: QueuedJob<T>): void {
+    const attempt = job.attemptsMade + 1
+    // A microtask later: the producer's enqueue() never runs processor code re-entrantly.
+    const running: Promise<void> = Promise.resolve()
+      .then(() => worker.processor(job.data, attempt))
+      .catch((error: unknown) => {
+        job.attemptsMade = attempt
+        worker.log.warn({ jobId: String(job.id), attempts: attempt, err: error }, 'job failed')
+        if (!(error instanceof PermanentJobError) && attempt < JOB_ATTEMPTS) retryLater(job, attempt)
+      })
+      .finally(() => {
+        worker.running.delete(running)
+        dispatch()
+      })
+    worker.running.add(running)
+  }
+
+  /** BullMQ's exponential backoff: JOB_BACKOFF_MS, then doubling. */
+  function retryLater (job: QueuedJob<T>, attempt: number): void {
+    if (closed) return
+    const timer = setTimeout(() => {
+      retryTimers.delete(timer)
+      waiting.push(job)
+      dispatch()
+    }, JOB_BACKOFF_MS * 2 ** (attempt - 1))
+    retryTimers.add(timer)
+  }
+
+  return {
+    async enqueue (data, dedupKey) {
+      if (closed) throw new Error('job queue is closed')
+      const now = clock()
+      forgetExpiredKeys(now)
+      if (dedupKeys.has(dedupKey)) return 'duplicate'
+      dedupKeys.set(dedupKey, now + DEDUP_TTL_MS)
+      // A copy, as BullMQ stores JSON: changing the object after enqueue() does not change the job.
+      waiting.push({ id: nextId++, data: JSON.parse(JSON.stringify(data)) as T, attemptsMade: 0 })
+      dispatch()
+      return 'queued'
+    },
+
+    startWorker (processor, { concurrency, log, closeTimeoutMs = DEFAULT_CLOSE_TIMEOUT_MS }) {
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer')
+      const worker: WorkerSlot<T> = { processor, concurrency, log, running: new Set(), closing: false }
+      workers.add(worker)
+      // Jobs added before this worker existed wait for it.
+      queueMicrotask(dispatch)
+      let closing: Promise<void> | null = null
+
+      return {
+        close () {
+          closing ??= (async () => {
+            workers.delete(worker)
+            if (worker.running.size === 0) return
+            let timer: NodeJS.Timeout | undefined
+            const gaveUp = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), closeTimeoutMs) })
+            const finished = Promise.allSettled([...worker.running]).then(() => false)
+            const timedOut = await Promise.race([finished, gaveUp])
+            clearTimeout(timer)
+            if (timedOut) log.warn({ jobs: worker.running.size }, 'job worker closed with jobs still running')
+          })()
+          return closing
+        }
+      }
+    },
+
+    async close () {
+      // Waiting and delayed jobs go with the process; the timers must not keep it alive.
+      closed = true
+      for (const timer of retryTimers) clearTimeout(timer)
+      retryTimers.clear()
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import type { LoginStore } from '../../login/store.js'
+import { sha256 } from '../../login/tokens.js'
+import type { Identity, LoginRecord, TransitionResult } from '../../login/types.js'
+
+interface Expiring<T> {
+  value: T
+  /** Epoch ms (wall clock, like Redis' PEXPIREAT) from which the entry no longer exists. */
+  removeAt: number
+}
+
+export interface MemoryLoginStore extends LoginStore {
+  /** Stops the sweep; the entries go with the process. */
+  close (): void
+}
+
+/** Often enough that an idle instance gives expired logins back; rare enough to cost nothing. */
+const SWEEP_INTERVAL_MS = 30_000
+
+/**
+ * The Redis store's semantics in one process. Each transition reads and writes without an await in
+ * between, so it is as atomic as the Redis script. Expired entries vanish on read (like Redis' lazy
+ * expiry) and in a periodic sweep, so memory stays bounded by the logins still retained.
+ */
+export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => number } = {}): MemoryLoginStore {
+  const logins = new Map<string, Expiring<LoginRecord>>()
+  // By hash, as in Redis: a heap dump does not hand out logins.
+  const codes = new Map<string, Expiring<string>>()
+
+  function live<T> (entries: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined {
+    const entry = entries.get(key)
+    if (entry === undefined) return undefined
+    if (entry.removeAt <= clock()) {
+      entries.delete(key)
+      return undefined
+    }
+    return entry
+  }
+
+  function sweep (): void {
+    const now = clock()
+    for (const entries of [logins, codes] as Array<Map<string, Expiring<unknown>>>) {
+      for (const [key, entry] of entries) if (entry.removeAt <= now) entries.delete(key)
+    }
+  }
+  const sweeper = setInterval(sweep, SWEEP_INTERVAL_MS)
+  sweeper.unref()
+
+  return {
+    async create (record, retainMs) {
+      logins.set(record.scene, { value: normalize(record), removeAt: record.expiresAt + retainMs })
+    },
+
+    async get (scene) {
+      const entry = live(logins, scene)
+      return entry === undefined ? null : normalize(entry.value)
+    },
+
+    async markScanned (scene, now): Promise<TransitionResult> {
+      const record = live(logins, scene)?.value
+      if (record === undefined) return 'missing'
+      if (record.status === 'confirmed') return 'already_confirmed'
+      if (record.expiresAt <= now) return 'expired'
+      if (record.status === 'scanned') return 'already_scanned'
+      record.status = 'scanned'
+      record.scannedAt = now
+      return 'changed'
+    },
+
+    async confirm (scene, identity, code, codeTtlMs, now): Promise<TransitionResult> {
+      const record = live(logins, scene)?.value
+      if (record === undefined) return 'missing'
+      if (record.status === 'confirmed') return 'already_confirmed'
+      if (record.expiresAt <= now) return 'expired'
+      record.status = 'confirmed'
+      record.confirmedAt = now
+      record.code = code
+      record.codeExpiresAt = now + codeTtlMs
+      // Stored as JSON, as in Redis: the caller's object cannot change the identity afterwards.
+      codes.set(sha256(code), { value: JSON.stringify(identity), removeAt: clock() + codeTtlMs })
+      return 'changed'
+    },
+
+    async redeemCode (code) {
+      const key = sha256(code)
+      const entry = live(codes, key)
+      if (entry === undefined) return null
+      codes.delete(key)
+      return JSON.parse(entry.value) as Identity
+    },
+
+    close () {
+      clearInterval(sweeper)
+    }
+  }
+}
+
+/** A copy in exactly the shape the Redis driver reads back, so callers cannot tell the drivers apart. */
+function normalize (record: LoginRecord): LoginRecord {
+  return {
+    scene: record.scene,
+    secretHash: record.secretHash,
+    status: record.status,
+    createdAt: record.createdAt,
+    expiresAt: record.expiresAt,
+    scannedAt: record.scannedAt,
+    code: record.code,
+    codeExpiresAt: record.codeExpiresAt,
+    confirmedAt: record.confirmedAt
+  }
+}

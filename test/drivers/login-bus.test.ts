@@ -1,0 +1,126 @@
+import { randomBytes } from 'node:crypto'
+import t, { type Test } from 'tap'
+import { driverMatrix, inspector, type DriverCase } from './matrix.js'
+
+const newScene = () => randomBytes(24).toString('base64url')
+
+interface CountingListener {
+  (): void
+  count: number
+  /** Resolves on the next call. */
+  next (): Promise<void>
+}
+
+function countingListener (): CountingListener {
+  let waiters: Array<() => void> = []
+  const listener = Object.assign(() => {
+    listener.count++
+    const woken = waiters
+    waiters = []
+    for (const wake of woken) wake()
+  }, {
+    count: 0,
+    next: () => new Promise<void>((resolve) => { waiters.push(resolve) })
+  })
+  return listener
+}
+
+function loginBusContract (t: Test, driver: DriverCase): void {
+  t.test('subscribe resolves once live: a publish right after it is received', async (t) => {
+    const { drivers: { bus } } = await driver.create(t)
+    const scene = newScene()
+    const listener = countingListener()
+    await bus.subscribe(scene, listener)
+    const received = listener.next()
+    await bus.publish(scene)
+    await received
+    t.equal(listener.count, 1)
+  })
+
+  t.test('publish never calls a listener synchronously', async (t) => {
+    const { drivers: { bus } } = await driver.create(t)
+    const scene = newScene()
+    const listener = countingListener()
+    await bus.subscribe(scene, listener)
+    const received = listener.next()
+    const published = bus.publish(scene)
+    t.equal(listener.count, 0)
+    await Promise.all([published, received])
+    t.equal(listener.count, 1)
+  })
+
+  t.test('every listener of the scene is called, nobody else', async (t) => {
+    const { drivers: { bus } } = await driver.create(t)
+    const [a, b] = [newScene(), newScene()]
+    const [first, second, other] = [countingListener(), countingListener(), countingListener()]
+    await Promise.all([bus.subscribe(a, first), bus.subscribe(a, second), bus.subscribe(b, other)])
+
+    await Promise.all([first.next(), second.next(), bus.publish(a)])
+    // Messages arrive in publish order: had `other` been given a's message, it would count 2 here.
+    await Promise.all([other.next(), bus.publish(b)])
+    t.equal(other.count, 1)
+    await Promise.all([first.next(), bus.publish(a)])
+    t.equal(first.count, 2, 'b was not delivered to a listener of a')
+    t.equal(second.count, 2)
+  })
+
+  t.test('removing one listener leaves the others of the scene receiving', async (t) => {
+    const { drivers: { bus } } = await driver.create(t)
+    const scene = newScene()
+    const [leaving, staying] = [countingListener(), countingListener()]
+    const unsubscribeLeaving = await bus.subscribe(scene, leaving)
+    const unsubscribeStaying = await bus.subscribe(scene, staying)
+    await Promise.all([leaving.next(), staying.next(), bus.publish(scene)])
+
+    await unsubscribeLeaving()
+    await unsubscribeLeaving()
+    await Promise.all([staying.next(), bus.publish(scene)])
+    t.equal(staying.count, 2)
+    t.equal(leaving.count, 1, 'the removed listener heard nothing more')
+
+    await unsubscribeStaying()
+    const again = countingListener()
+    await bus.subscribe(scene, again)
+    await Promise.all([again.next(), bus.publish(scene)])
+    t.equal(again.count, 1, 'subscribing after the last one left works again')
+    t.equal(staying.count, 2)
+  })
+
+  t.test('publish with nobody listening is harmless', async (t) => {
+    const { drivers: { bus } } = await driver.create(t)
+    await bus.publish(newScene())
+    t.pass()
+  })
+}
+
+for (const driver of driverMatrix('login-bus')) {
+  t.test(`LoginBus contract: ${driver.name}`, async (t) => loginBusContract(t, driver))
+}
+
+t.test('Redis bus: one subscription per scene however many listeners, dropped with the last', async (t) => {
+  const redisCase = driverMatrix('login-bus-redis').find((candidate) => candidate.name === 'redis')
+  if (redisCase === undefined) throw new Error('no redis driver in the matrix')
+  const { drivers: { bus }, prefix } = await redisCase.create(t)
+  const redis = await inspector(t)
+  const [a, b] = [newScene(), newScene()]
+  const subscriptions = async (scene: string) => {
+    const [, count] = await redis.pubsub('NUMSUB', `${prefix}login:${scene}`) as [string, number]
+    return Number(count)
+  }
+
+  // Joined while the first SUBSCRIBE is still in flight, and after it.
+  const [leaveA1, leaveA2] = await Promise.all([bus.subscribe(a, () => {}), bus.subscribe(a, () => {})])
+  const leaveA3 = await bus.subscribe(a, () => {})
+  const leaveB = await bus.subscribe(b, () => {})
+  t.equal(await subscriptions(a), 1)
+  t.equal(await subscriptions(b), 1)
+
+  await leaveA1()
+  await leaveA2()
+  t.equal(await subscriptions(a), 1, 'still subscribed for the last listener')
+  await leaveA3()
+  t.equal(await subscriptions(a), 0, 'dropped with the last listener')
+  t.equal(await subscriptions(b), 1, 'other scenes untouched')
+  await leaveB()
+  t.equal(await subscriptions(b), 0)
+})

@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto'
+import { setTimeout as delay } from 'node:timers/promises'
+import t, { type Test } from 'tap'
+import type { LoginStore } from '../../src/login/store.js'
+import type { Identity, LoginRecord } from '../../src/login/types.js'
+import { driverMatrix, waitFor, type DriverCase } from './matrix.js'
+
+const newScene = () => randomBytes(24).toString('base64url')
+const newCode = () => randomBytes(32).toString('base64url')
+
+function pending (scene: string, createdAt: number, expiresAt: number): LoginRecord {
+  return { scene, secretHash: 'ab'.repeat(32), status: 'pending', createdAt, expiresAt }
+}
+
+function identityFor (scene: string, confirmedAt: number): Identity {
+  return { openid: 'o-drivers-test', unionid: null, scene, subscribed: true, confirmedAt }
+}
+
+/** A live login (one minute left, kept an hour), created now. */
+async function liveLogin (store: LoginStore, now = Date.now()): Promise<string> {
+  const scene = newScene()
+  await store.create(pending(scene, now, now + 60_000), 3_600_000)
+  return scene
+}
+
+function loginStoreContract (t: Test, driver: DriverCase): void {
+  t.test('get returns the record as created, null for an unknown scene', async (t) => {
+    const { drivers: { store } } = await driver.create(t)
+    const now = Date.now()
+    const scene = newScene()
+    await store.create(pending(scene, now, now + 60_000), 60_000)
+    t.strictSame(await store.get(scene), {
+      ...pending(scene, now, now + 60_000),
+      scannedAt: undefined, code: undefined, codeExpiresAt: undefined, confirmedAt: undefined
+    })
+    t.equal(await store.get(newScene()), null)
+  })
+
+  t.test('get hands out a copy: changing it changes nothing stored', async (t) => {
+    const { drivers: { store } } = await driver.create(t)
+    const scene = await liveLogin(store)
+    const record = await store.get(scene)
+    if (record === null) throw new Error('record missing')
+    record.status = 'confirmed'
+    t.equal((await store.get(scene))?.status, 'pending')
+  })
+
+  t.test('markScanned moves pending to scanned once', async (t) => {
+    const { drivers: { store } } = await driver.create(t)
+    const now = Date.now()
+    const scene = await liveLogin(store, now)
+    t.equal(await store.markScanned(scene, now + 1), 'changed')
+    t.equal(await store.markScanned(scene, now + 2), 'already_scanned')
+    t.match(await store.get(scene), { status: 'scanned', scannedAt: now + 1 })
+    t.equal(await store.markScanned(newScene(), now), 'missing')
+  })
+
+  t.test('confirm issues one code, from pending or scanned; the code redeems once', async (t) => {
+    const { drivers: { store } } = await driver.create(t)
+    const now = Date.now()
+    const scanned = await liveLogin(store, now)
+    const unscanned = await liveLogin(store, now)
+    t.equal(await store.markScanned(scanned, now + 1), 'changed')
+
+    const code = newCode()
+    const identity = identityFor(scanned, now + 2)
+    t.equal(await store.confirm(scanned, identity, code, 60_000, now + 2), 'changed')
+    t.match(await store.get(scanned), { status: 'confirmed', confirmedAt: now + 2, code, codeExpiresAt: now + 2 + 60_000, scannedAt: now + 1 })
+    t.equal(await store.confirm(scanned, identity, newCode(), 60_000, now + 3), 'already_confirmed')
+    t.equal(await store.markScanned(scanned, now + 3), 'already_confirmed')
+    t.equal((await store.get(scanned))?.code, code, 'a refused confirm leaves the issued code')
+
+    t.strictSame(await store.redeemCode(code), identity)
+    t.equal(await store.redeemCode(code), null, 'a code redeems once')
+    t.equal(await store.redeemCode(newCode()), null)
+
+    t.equal(await store.confirm(unscanned, identityFor(unscanned, now), newCode(), 60_000, now + 1), 'changed')
+    t.equal(await store.confirm(newScene(), identityFor('x', now), newCode(), 60_000, now), 'missing')
+  })
+
+  t.test('expiry is decided by the now the caller passes', async (t) => {
+    const { drivers: { store } } = await driver.create(t)
+    const now = Date.now()
+    const scene = newScene()
+    await store.create(pending(scene, now, now + 1000), 3_600_000)
+    t.equal(await store.markScanned(scene, now + 1000), 'expired', 'expiresAt itself is expired')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, now + 1000), 'expired')
+    t.equal((await store.get(scene))?.status, 'pending', 'a refused transition changes nothing')
+    t.equal(await store.markScanned(scene, now + 999), 'changed')
+    t.equal(await store.markScanned(scene, now + 5000), 'expired', 'expired wins over already_scanned')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, now + 1000), 'expired')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, now + 999), 'changed')
+    t.equal(await store.markScanned(scene, now + 5000), 'already_confirmed', 'confirmed stays confirmed after expiry')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, now + 5000), 'already_confirmed')
+  })
+
+  t.test('20 concurrent confirms: exactly one changes the login, exactly one code redeems', async (t) => {
+    const { drivers: { store } } = await driver.create(t)
+    const now = Date.now()
+    const scene = await liveLogin(store, now)
+
+    const scans = await Promise.all(Array.from({ length: 20 }, () => store.markScanned(scene, now + 1)))
+    t.equal(scans.filter((result) => result === 'changed').length, 1)
+    t.equal(scans.filter((result) => result === 'already_scanned').length, 19)
+
+    const codes = Array.from({ length: 20 }, newCode)
+    const results = await Promise.all(codes.map((code, i) => store.confirm(scene, identityFor(scene, now + i), code, 60_000, now + 2)))
+    t.equal(results.filter((result) => result === 'changed').length, 1)
+    t.equal(results.filter((result) => result === 'already_confirmed').length, 19)
+    const winner = codes[results.indexOf('changed')]
+    t.equal((await store.get(scene))?.code, winner, 'the record holds the winning code')
+
+    const redeemed = await Promise.all([...codes, ...codes].map((code) => store.redeemCode(code)))
+    const identities = redeemed.filter((identity) => identity !== null)
+    t.equal(identities.length, 1, 'one redeemable code, redeemed once even when raced')
+    t.equal(identities[0]?.confirmedAt, now + results.indexOf('changed'))
+  })
+
+  t.test('a code vanishes after its TTL', async (t) => {
+    const { drivers: { store } } = await driver.create(t)
+    const now = Date.now()
+    const scene = await liveLogin(store, now)
+    const code = newCode()
+    t.equal(await store.confirm(scene, identityFor(scene, now), code, 80, now), 'changed')
+    // Redeeming is the only way to look at a code, and it consumes it: wait out the TTL instead.
+    await delay(150)
+    t.equal(await store.redeemCode(code), null)
+    t.equal((await store.get(scene))?.status, 'confirmed', 'the record outlives its code')
+  })
+
+  t.test('a record stays retainMs after expiresAt, readable as expired, then vanishes', async (t) => {
+    const { drivers: { store } } = await driver.create(t)
+    const now = Date.now()
+    const scene = newScene()
+    // Expired a second ago, removed 400 ms from now.
+    await store.create(pending(scene, now - 2000, now - 1000), 1400)
+    t.equal((await store.get(scene))?.status, 'pending')
+    t.equal(await store.markScanned(scene, Date.now()), 'expired')
+    await waitFor(async () => await store.get(scene) === null)
+    t.equal(await store.markScanned(scene, Date.now()), 'missing')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, Date.now()), 'missing')
+  })
+
+  t.test('a record whose retention already ended is not stored', async (t) => {
+    const { drivers: { store } } = await driver.create(t)
+    const now = Date.now()
+    const scene = newScene()
+    await store.create(pending(scene, now - 5000, now - 2000), 1000)
+    t.equal(await store.get(scene), null)
+  })
+}
+
+for (const driver of driverMatrix('login-store')) {
+  t.test(`LoginStore contract: ${driver.name}`, async (t) => loginStoreContract(t, driver))
+}

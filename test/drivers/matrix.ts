@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import type { Test } from 'tap'
+import type { Log } from '../../src/log.js'
+import { loadConfig } from '../../src/config.js'
+import { createDrivers, type Drivers } from '../../src/drivers/index.js'
+
+export const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/** Test credentials: never real ones. */
+const TEST_ENV = {
+  WECHAT_APP_ID: 'wxdriverstest0001',
+  WECHAT_APP_SECRET: 'test-app-secret-drivers',
+  WECHAT_TOKEN: 'driverstoken',
+  API_KEY: 'test-api-key-drivers-0123'
+} as const
+
+export interface TestDrivers {
+  drivers: Drivers
+  /** The REDIS_PREFIX these drivers use ('' for embedded ones). */
+  prefix: string
+}
+
+export interface DriverCase {
+  name: 'redis' | 'embedded'
+  /** Fresh, ready drivers for one test; closed (and their Redis keys deleted) when it ends. */
+  create (t: Test): Promise<TestDrivers>
+}
+
+/**
+ * The same contract, run against each driver. `file` names the test file: its Redis keys live
+ * under a prefix no other file or run shares, one sub-prefix per create() so that one test's
+ * queue never hands jobs to the next test's worker.
+ */
+export function driverMatrix (file: string): DriverCase[] {
+  const filePrefix = `wqltest:drivers-${file}:${randomBytes(4).toString('hex')}:`
+  let created = 0
+
+  return [
+    {
+      name: 'redis',
+      async create (t) {
+        const prefix = `${filePrefix}${++created}:`
+        const drivers = createDrivers(loadConfig({ ...TEST_ENV, REDIS_URL: redisUrl, REDIS_PREFIX: prefix }))
+        t.after(async () => {
+          await drivers.close()
+          await deleteKeys(prefix)
+        })
+        await drivers.ready()
+        return { drivers, prefix }
+      }
+    },
+    {
+      name: 'embedded',
+      async create (t) {
+        const drivers = createDrivers(loadConfig({ ...TEST_ENV }))
+        t.after(() => drivers.close())
+        await drivers.ready()
+        return { drivers, prefix: '' }
+      }
+    }
+  ]
+}
+
+/** A test owns its keys: SCAN + DEL under its prefix, never FLUSHDB. */
+async function deleteKeys (prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl)
+  try {
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
+      cursor = next
+      if (keys.length > 0) await redis.del(...keys)
+    } while (cursor !== '0')
+  } finally {
+    await redis.quit()
+  }
+}
+
+/** A plain Redis client for looking at what a driver did, quit after the test. */
+export async function inspector (t: Test): Promise<Redis> {
+  const redis = new Redis(redisUrl)
+  t.after(() => redis.quit())
+  return redis
+}
+
+export interface Deferred<T> {
+  promise: Promise<T>
+  resolve (value: T): void
+}
+
+export function deferred<T = void> (): Deferred<T> {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((done) => { resolve = done })
+  return { promise, resolve }
+}
+
+/**
+ * Polls `condition` until it holds: only for TTL expiry, which no event announces. Bounded, so a
+ * key that never expires fails the test instead of hanging it.
+ */
+export async function waitFor (condition: () => Promise<boolean>, { timeoutMs = 5000, intervalMs = 10 } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+}
+
+export interface LogEntry {
+  level: 'fatal' | 'error' | 'warn' | 'info' | 'debug'
+  args: unknown[]
+}
+
+/** A Log that keeps what it was given, for asserting what the worker reported. */
+export function captureLog (): Log & { entries: LogEntry[] } {
+  const entries: LogEntry[] = []
+  const at = (level: LogEntry['level']) => (...args: unknown[]) => { entries.push({ level, args }) }
+  return { entries, fatal: at('fatal'), error: at('error'), warn: at('warn'), info: at('info'), debug: at('debug') }
+}
