@@ -1,0 +1,149 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { WebSocket } from '@fastify/websocket'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { isFinal, statusMessage, type StatusMessage } from '../../src/login/status.js'
+import { SubscribeMessage } from './schemas.js'
+
+export const SUBSCRIBE_TIMEOUT_MS = 10_000
+/** setTimeout's ceiling; a longer QR lifetime is re-armed when the timer fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+export const CloseCode = {
+  final: 1000,
+  internalError: 1011,
+  badRequest: 4400,
+  notFound: 4404,
+  subscribeTimeout: 4408
+} as const
+
+const subscribeMessage = TypeCompiler.Compile(SubscribeMessage)
+
+/**
+ * One login watched over one socket. Listeners are attached synchronously (the client may send its
+ * subscribe in the same tick as the upgrade); the state comes from the store after the bus
+ * subscription is live, so no change can fall between the read and the subscription.
+ */
+export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request: FastifyRequest): void {
+  const { logins, drivers } = fastify
+  const log = request.log
+  let subscribed = false
+  let closed = false
+  let lastSent = ''
+  let unsubscribe: (() => Promise<void>) | null = null
+  let expiryTimer: NodeJS.Timeout | null = null
+  let refreshing: Promise<void> | null = null
+  let refreshAgain = false
+  let credentials: SubscribeMessage | null = null
+
+  const subscribeTimer = setTimeout(() => close(CloseCode.subscribeTimeout, 'subscribe timeout'), SUBSCRIBE_TIMEOUT_MS)
+
+  socket.on('message', (data, isBinary) => {
+    if (subscribed) return
+    const message = isBinary ? null : parseJson(data.toString())
+    if (!subscribeMessage.Check(message)) {
+      send({ type: 'error', error: 'bad_request' })
+      close(CloseCode.badRequest, 'expected a subscribe message')
+      return
+    }
+    subscribed = true
+    credentials = message
+    clearTimeout(subscribeTimer)
+    start(message.scene).catch(fail)
+  })
+  socket.on('close', () => {
+    closed = true
+    cleanup()
+  })
+  socket.on('error', (error) => log.warn({ err: error }, 'login socket error'))
+
+  async function start (scene: string): Promise<void> {
+    const remove = await drivers.bus.subscribe(scene, () => { refresh().catch(fail) })
+    if (closed) {
+      await remove()
+      return
+    }
+    unsubscribe = remove
+    await refresh()
+  }
+
+  /** Serialised: a change that arrives while reading triggers one more read, never a parallel one. */
+  function refresh (): Promise<void> {
+    if (refreshing !== null) {
+      refreshAgain = true
+      return refreshing
+    }
+    refreshing = (async () => {
+      do {
+        refreshAgain = false
+        await pushCurrentState()
+      } while (refreshAgain && !closed)
+    })().finally(() => { refreshing = null })
+    return refreshing
+  }
+
+  async function pushCurrentState (): Promise<void> {
+    if (closed || credentials === null) return
+    const record = await logins.authorized(credentials.scene, credentials.secret)
+    if (closed) return
+    if (record === null) {
+      send({ type: 'error', error: 'not_found' })
+      close(CloseCode.notFound, 'not found')
+      return
+    }
+    const now = Date.now()
+    const message = statusMessage(record, now)
+    const serialized = JSON.stringify(message)
+    if (serialized !== lastSent) {
+      lastSent = serialized
+      socket.send(serialized)
+    }
+    if (isFinal(message.status)) {
+      close(CloseCode.final, message.status)
+    } else {
+      armExpiry(record.expiresAt - now)
+    }
+  }
+
+  /** Expiry is pushed even when no event ever comes: no polling, one timer per socket. */
+  function armExpiry (delayMs: number): void {
+    if (expiryTimer !== null) return
+    expiryTimer = setTimeout(() => {
+      expiryTimer = null
+      refresh().catch(fail)
+    }, Math.min(Math.max(delayMs, 0) + 5, MAX_TIMER_MS))
+  }
+
+  function send (message: StatusMessage | { type: 'error', error: string }): void {
+    if (!closed && socket.readyState === socket.OPEN) socket.send(JSON.stringify(message))
+  }
+
+  function close (code: number, reason: string): void {
+    if (closed) return
+    closed = true
+    socket.close(code, reason)
+    cleanup()
+  }
+
+  function cleanup (): void {
+    clearTimeout(subscribeTimer)
+    if (expiryTimer !== null) clearTimeout(expiryTimer)
+    expiryTimer = null
+    const remove = unsubscribe
+    unsubscribe = null
+    remove?.().catch((error: unknown) => log.warn({ err: error }, 'unsubscribe failed'))
+  }
+
+  function fail (error: unknown): void {
+    log.error({ err: error }, 'login socket failed')
+    send({ type: 'error', error: 'unavailable' })
+    close(CloseCode.internalError, 'unavailable')
+  }
+}
+
+function parseJson (text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * `npm run demo`: the whole product on one laptop. The built-in WeChat emulator plays WeChat and
+ * the phone; without REDIS_URL the state lives in this process (embedded mode).
+ */
+import { randomBytes } from 'node:crypto'
+import { networkInterfaces } from 'node:os'
+import { main } from './server.js'
+
+const port = process.env.PORT ?? '3000'
+
+/** The first non-internal IPv4 address: a phone on the same Wi-Fi reaches the emulator's scan page there. */
+function lanAddress (): string | undefined {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return address.address
+    }
+  }
+  return undefined
+}
+
+const lan = lanAddress()
+const local = `http://localhost:${port}`
+const apiKey = process.env.API_KEY ?? `demo-${randomBytes(12).toString('hex')}`
+
+const env: Record<string, string | undefined> = {
+  WECHAT_EMULATOR: '1',
+  WECHAT_APP_ID: 'wxdemo0000000000',
+  WECHAT_APP_SECRET: 'demo-app-secret',
+  WECHAT_TOKEN: 'demotoken',
+  PUBLIC_URL: local,
+  // The QR encodes the emulator's phone page: on the LAN address, so a real phone camera can open it.
+  WECHAT_EMULATOR_PUBLIC_URL: lan === undefined ? local : `http://${lan}:${port}`,
+  ...process.env,
+  PORT: port,
+  API_KEY: apiKey
+}
+
+await main(env)
+
+console.log(`
+  wechat-qr-login demo (WeChat is emulated; ${env.REDIS_URL === undefined ? 'state in this process' : `state in ${env.REDIS_URL}`})
+
+  Login page:     ${local}
+  ${lan === undefined ? '' : `On your LAN:    http://${lan}:${port}  (scan the QR with a phone on the same network)\n  `}Phone pages:    the QR links to ${env.WECHAT_EMULATOR_PUBLIC_URL}/_emulator/scan?ticket=…
+  Exchange codes: curl -X POST ${local}/api/login/exchange -H 'authorization: Bearer ${apiKey}' -H 'content-type: application/json' -d '{"code":"…"}'
+`)

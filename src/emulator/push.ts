@@ -1,0 +1,81 @@
+import { randomInt } from 'node:crypto'
+import { request, type Dispatcher } from 'undici'
+import { wechatSignature } from '../wechat/signature.js'
+import { EmulatorError } from './errors.js'
+
+/** Strings go out in CDATA, numbers (CreateTime, MsgId as bigint) bare, as WeChat writes them. */
+export type PushFields = Readonly<Record<string, string | number | bigint>>
+
+/** One webhook request exactly as sent, so it can be sent again byte for byte (WeChat's retries). */
+export interface WeChatPush {
+  /** Webhook URL including the signed query. */
+  url: string
+  /** The raw query: signature, timestamp, nonce, openid. */
+  query: string
+  /** The raw XML body. */
+  body: string
+  /** The body's fields as strings, for assertions. */
+  fields: Readonly<Record<string, string>>
+}
+
+export interface PushResult {
+  /** HTTP status of the webhook's answer. */
+  status: number
+  /** The webhook's answer body ("success" when it took the event). */
+  body: string
+  push: WeChatPush
+}
+
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]*$/
+
+function cdata (value: string): string {
+  // "]]>" cannot appear inside one CDATA section: close it and open another.
+  return `<![CDATA[${value.replaceAll(']]>', ']]]]><![CDATA[>')}]]>`
+}
+
+/** The XML of a push, laid out like WeChat's documentation examples. */
+export function pushXml (fields: PushFields): string {
+  const lines = Object.entries(fields).map(([name, value]) => {
+    if (!FIELD_NAME.test(name)) throw new TypeError(`not an XML element name: ${name}`)
+    return `<${name}>${typeof value === 'string' ? cdata(value) : String(value)}</${name}>`
+  })
+  return `<xml>\n${lines.join('\n')}\n</xml>`
+}
+
+/** signature = sha1 over sorted [token, timestamp, nonce]; WeChat adds the sender's openid to the query. */
+export function signedQuery (token: string, openid: string | undefined, nowMs: number): string {
+  const timestamp = String(Math.floor(nowMs / 1000))
+  const nonce = String(randomInt(100_000_000, 2_147_483_647))
+  const params = new URLSearchParams({ signature: wechatSignature([token, timestamp, nonce]), timestamp, nonce })
+  if (openid !== undefined) params.set('openid', openid)
+  return params.toString()
+}
+
+export function buildPush (webhookUrl: string, query: string, fields: PushFields): WeChatPush {
+  const body = pushXml(fields)
+  const separator = webhookUrl.includes('?') ? '&' : '?'
+  const strings = Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, String(value)]))
+  return { url: `${webhookUrl}${separator}${query}`, query, body, fields: strings }
+}
+
+/** POSTs a push like WeChat does: text/xml, and no answer within the deadline counts as a failure. */
+export async function sendPush (push: WeChatPush, { dispatcher, timeoutMs }: { dispatcher: Dispatcher, timeoutMs: number }): Promise<PushResult> {
+  const target = push.url.split('?')[0]
+  try {
+    const response = await request(push.url, {
+      method: 'POST',
+      dispatcher,
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { 'content-type': 'text/xml', 'user-agent': 'Mozilla/4.0', accept: '*/*' },
+      body: push.body
+    })
+    const body = await response.body.text()
+    return { status: response.statusCode, body, push }
+  } catch (error) {
+    const name = (error as Error).name
+    const reason = name === 'TimeoutError' || name === 'AbortError'
+      ? `no answer within ${timeoutMs} ms`
+      : (error as { code?: string }).code ?? (error as Error).message
+    throw new EmulatorError('push_failed', `could not push to the webhook ${target}: ${reason}`, { cause: error })
+  }
+}

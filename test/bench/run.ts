@@ -1,0 +1,56 @@
+/**
+ * `npm run bench`: how long from WeChat's push to the page seeing "confirmed".
+ * Real Redis, real BullMQ, real sockets; only WeChat is emulated (in process, on loopback).
+ * Timing lives here, never in pass/fail tests.
+ */
+import { performance } from 'node:perf_hooks'
+import t from 'tap'
+import { build, createLogin, openLoginSocket, startEmulator, waitForStatus } from '../helper.js'
+
+const LOGINS = Number(process.env.BENCH_LOGINS ?? 200)
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 10)
+
+function percentile (sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN
+}
+
+t.test(`push → page latency over ${LOGINS} logins`, async (t) => {
+  const emulator = await startEmulator(t)
+  const app = await build(t, { emulator, env: { LOG_LEVEL: 'warn' } })
+  const follower = emulator.emulator.users.find((user) => user.following)
+  if (follower === undefined) throw new Error('no following test user')
+  const openid = follower.openid
+
+  const latencies: number[] = []
+  const webhookTimes: number[] = []
+  let next = 0
+  async function lane (): Promise<void> {
+    while (next < LOGINS) {
+      next++
+      const login = await createLogin(app)
+      const socket = await openLoginSocket(app, { scene: login.scene, secret: login.secret })
+      await socket.next()
+      const pushed = performance.now()
+      const confirmed = waitForStatus(socket, 'confirmed').then(() => performance.now())
+      await emulator.emulator.scan(login.ticket, openid)
+      webhookTimes.push(performance.now() - pushed)
+      latencies.push(await confirmed - pushed)
+      await socket.closed
+    }
+  }
+  // A warm-up login: token fetch and JIT are not what this measures.
+  {
+    const login = await createLogin(app)
+    await emulator.emulator.scan(login.ticket, openid)
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane))
+
+  latencies.sort((a, b) => a - b)
+  webhookTimes.sort((a, b) => a - b)
+  const row = (name: string, values: number[]) =>
+    `${name.padEnd(28)} p50 ${percentile(values, 50).toFixed(2)} ms   p95 ${percentile(values, 95).toFixed(2)} ms   p99 ${percentile(values, 99).toFixed(2)} ms`
+  console.log(`\n${LOGINS} logins, ${CONCURRENCY} at a time (Redis + BullMQ + WebSocket, emulated WeChat on loopback)`)
+  console.log(row('webhook answered', webhookTimes))
+  console.log(row('push → page "confirmed"', latencies))
+  t.equal(latencies.length, LOGINS, 'every login was confirmed')
+})

@@ -1,0 +1,301 @@
+/**
+ * The login page in a real browser (Debian's chromium driven by playwright-core) against the whole
+ * service and the standalone WeChat emulator: the QR is drawn, the emulator's phone page scans it,
+ * the page shows the code, tells its opener, and the code redeems once. Then the same with
+ * WebSockets broken in each way the page must survive.
+ */
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
+import { build, exchange, startEmulator, type TestApp, type TestEmulator } from '../helper.js'
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // A document answered by route.fulfill (how the CSP is added below while the server sends none)
+  // has no IP address space; Local Network Access checks then treat it as public and block its
+  // WebSocket to 127.0.0.1. Everything here is on loopback, so the check tests nothing of ours.
+  '--disable-features=LocalNetworkAccessChecks'
+]
+
+/** The policy the service will send; the page must work under it (no inline script or style). */
+const TARGET_CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:"
+
+const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' }
+const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 }, locale: 'zh-CN' }
+const SCREENSHOT_DIR = process.env.E2E_SCREENSHOT_DIR ?? tmpdir()
+const STATUS_PATH = /\/api\/login\/status\?/
+const SOCKET_URL = /\/api\/login\/ws$/
+
+/** Recorded in the page before any of its scripts run. */
+interface PageProbe {
+  cspViolations: string[]
+  loginEvents: Array<{ code: string }>
+  openerMessages: Array<{ data: unknown, origin: string }>
+}
+
+// Browser-side scripts are strings: the project compiles without the DOM library.
+const PROBE_SCRIPT = `(() => {
+  const probe = { cspViolations: [], loginEvents: [], openerMessages: [] }
+  window.__probe = probe
+  document.addEventListener('securitypolicyviolation', (event) => {
+    probe.cspViolations.push(event.violatedDirective + ' ' + event.blockedURI)
+  })
+  document.addEventListener('wechat-login', (event) => { probe.loginEvents.push(event.detail) })
+  window.addEventListener('message', (event) => { probe.openerMessages.push({ data: event.data, origin: event.origin }) })
+})()`
+const BLOCK_WEBSOCKET_SCRIPT = `
+  Object.defineProperty(window, 'WebSocket', {
+    value: class BlockedWebSocket {
+      constructor () { throw new DOMException('blocked by the test', 'SecurityError') }
+    }
+  })
+`
+
+// A real browser on a shared CI box: slower than tap's default allows. Every Playwright wait has
+// its own 30 s timeout, so a page that hangs still fails at the wait, not here.
+t.setTimeout(180_000)
+
+const browser: Browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: CHROMIUM_ARGS
+})
+t.teardown(() => browser.close())
+
+interface Stack {
+  app: TestApp
+  emulator: TestEmulator
+}
+
+async function startStack (t: Test): Promise<Stack> {
+  const emulator = await startEmulator(t)
+  const app = await build(t, { emulator, env: { LOG_LEVEL: 'warn' } })
+  return { app, emulator }
+}
+
+/**
+ * A browser context that records CSP violations, 'wechat-login' events and messages, and page
+ * errors; the document gets TARGET_CSP unless the service already sends a policy of its own.
+ */
+async function openContext (t: Test, stack: Stack, options: BrowserContextOptions): Promise<{ context: BrowserContext, pageErrors: string[] }> {
+  const context = await browser.newContext(options)
+  t.teardown(() => context.close())
+  const pageErrors: string[] = []
+  context.on('weberror', (error) => pageErrors.push(error.error().message))
+  await context.addInitScript({ content: PROBE_SCRIPT })
+  const served = await fetch(`${stack.app.url}/`)
+  t.equal(served.status, 200, 'the page is served at /')
+  if (served.headers.get('content-security-policy') === null) {
+    const pageUrl = (url: URL) => url.origin === stack.app.url && url.pathname === '/'
+    await context.route(pageUrl, async (route) => {
+      const response = await route.fetch()
+      await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': TARGET_CSP } })
+    })
+  }
+  return { context, pageErrors }
+}
+
+async function probe (page: Page): Promise<PageProbe> {
+  return await page.evaluate('window.__probe') as PageProbe
+}
+
+/** The pending state with a drawn QR; returns what the QR encodes (the demo link carries it). */
+async function waitForQr (page: Page): Promise<string> {
+  await page.locator('#login[data-state="pending"] #qr svg').waitFor()
+  await page.getByRole('status').filter({ hasText: 'Scan the QR code with WeChat' }).waitFor()
+  const qrUrl = await page.locator('#demo-link').getAttribute('href')
+  if (qrUrl === null) throw new Error('no demo link under the QR')
+  return qrUrl
+}
+
+/** The emulator's phone page: pick the test user at `userIndex`, tap "Scan"; returns the user's openid. */
+async function scanOnPhone (t: Test, phone: Page, qrUrl: string, userIndex = 0): Promise<string> {
+  await phone.goto(qrUrl)
+  const user = phone.getByRole('radio').nth(userIndex)
+  const openid = await user.inputValue()
+  await user.check()
+  const [pushed] = await Promise.all([
+    phone.waitForResponse((response) => response.request().method() === 'POST'),
+    phone.getByRole('button', { name: 'Scan' }).click()
+  ])
+  t.equal(pushed.status(), 200, 'the emulator pushed the scan and the webhook accepted it')
+  return openid
+}
+
+async function waitForLoggedIn (page: Page): Promise<string> {
+  await page.locator('#login[data-state="confirmed"]').waitFor()
+  await page.getByRole('status').filter({ hasText: 'Logged in' }).waitFor()
+  const code = (await page.locator('#code').textContent()) ?? ''
+  return code.trim()
+}
+
+t.test('scan on the phone page: the page shows the code, tells its opener, and the code redeems once', async (t) => {
+  const stack = await startStack(t)
+  const { context, pageErrors } = await openContext(t, stack, DESKTOP)
+  const phoneContext = await browser.newContext(PHONE)
+  t.teardown(() => phoneContext.close())
+
+  // The embedding site on another origin (localhost vs 127.0.0.1) opens the login page as a popup.
+  const port = new URL(stack.app.url).port
+  const siteOrigin = `http://localhost:${port}`
+  await context.route(`${siteOrigin}/site`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>site</title>' }))
+  const site = await context.newPage()
+  await site.goto(`${siteOrigin}/site`)
+  const urls: string[] = []
+  context.on('request', (request) => urls.push(request.url()))
+  context.on('page', (opened) => opened.on('websocket', (socket) => urls.push(socket.url())))
+  const [page, created] = await Promise.all([
+    context.waitForEvent('page'),
+    context.waitForEvent('response', (response) => response.url() === `${stack.app.url}/api/login/qr`),
+    site.evaluate(`void window.open(${JSON.stringify(`${stack.app.url}/?origin=${encodeURIComponent(siteOrigin)}`)}, 'wechat-login', 'popup,width=420,height=720')`)
+  ])
+  const login = await created.json() as { secret: string, qrUrl: string }
+
+  const qrUrl = await waitForQr(page)
+  t.equal(qrUrl, login.qrUrl, 'the demo link under the QR is the login\'s qrUrl')
+  t.match(new URL(qrUrl).pathname, /\/_emulator\/scan$/, 'which is the emulator phone page')
+  t.notMatch(page.url(), /secret|ticket|scene/, 'nothing about the login is in the page URL')
+  await page.screenshot({ path: join(SCREENSHOT_DIR, 'login-page-popup.png') })
+
+  const openid = await scanOnPhone(t, await phoneContext.newPage(), qrUrl, 1)
+  const code = await waitForLoggedIn(page)
+  t.match(code, /^\S{16,}$/, 'the page shows the login code')
+
+  const inPage = await probe(page)
+  t.same(inPage.loginEvents, [{ code }], "the page dispatched one 'wechat-login' event with the code")
+  t.same(inPage.cspViolations, [], 'nothing broke the content security policy')
+  await site.waitForFunction('window.__probe.openerMessages.length > 0')
+  t.same((await probe(site)).openerMessages, [{ data: { type: 'wechat-login', code }, origin: stack.app.url }],
+    'the opener got the code, addressed to the ?origin= it asked for')
+  t.same(pageErrors, [], 'no script error')
+  t.ok(urls.some((url) => url.endsWith('/api/login/ws')), 'the page used the socket')
+  t.notOk(urls.some((url) => url.includes(login.secret) || url.includes(encodeURIComponent(login.secret))), 'the browser secret was in no URL')
+
+  const first = await exchange(stack.app, code)
+  t.equal(first.status, 200, 'the code redeems')
+  t.equal(first.body.openid, openid, 'as the user who scanned')
+  const second = await exchange(stack.app, code)
+  t.same(second, { status: 400, body: { error: 'invalid_grant' } }, 'once')
+})
+
+for (const [screen, options, file] of [['a phone', PHONE, 'login-page.png'], ['a desktop', DESKTOP, 'login-page-desktop.png']] as const) {
+  t.test(`on ${screen} screen the pending page fits: QR in view, no sideways scrolling`, async (t) => {
+    const stack = await startStack(t)
+    const { context, pageErrors } = await openContext(t, stack, options)
+    const page = await context.newPage()
+    await page.goto(`${stack.app.url}/`)
+    await waitForQr(page)
+    await page.screenshot({ path: join(SCREENSHOT_DIR, file) })
+
+    const viewport = options.viewport ?? { width: 0, height: 0 }
+    const box = await page.locator('#qr svg').boundingBox()
+    t.ok(box !== null && box.x >= 0 && box.y >= 0 && box.x + box.width <= viewport.width && box.y + box.height <= viewport.height,
+      'the whole QR is on screen')
+    t.ok(box !== null && box.width >= 180, 'and big enough to scan')
+    t.equal(await page.evaluate('document.documentElement.scrollWidth'), viewport.width, 'no horizontal overflow')
+    t.same((await probe(page)).cspViolations, [], 'nothing broke the content security policy')
+    t.same(pageErrors, [], 'no script error')
+  })
+}
+
+t.test('WebSocket cannot even be constructed: the page polls /api/login/status and still logs in', async (t) => {
+  const stack = await startStack(t)
+  const { context, pageErrors } = await openContext(t, stack, PHONE)
+  await context.addInitScript({ content: BLOCK_WEBSOCKET_SCRIPT })
+  const page = await context.newPage()
+  const polls: string[] = []
+  page.on('request', (request) => {
+    if (STATUS_PATH.test(request.url())) polls.push(request.url())
+  })
+  await page.goto(`${stack.app.url}/`)
+  const qrUrl = await waitForQr(page)
+  await page.waitForRequest(STATUS_PATH)
+
+  await scanOnPhone(t, await context.newPage(), qrUrl)
+  const code = await waitForLoggedIn(page)
+  t.ok(polls.length >= 1, 'the state came from polling')
+  t.notOk(polls.some((url) => /secret/i.test(url)), 'the secret is not in the polled URL')
+  t.equal((await exchange(stack.app, code)).status, 200, 'the polled code redeems')
+
+  const withoutSecret = await fetch(polls[0] ?? '')
+  t.equal(withoutSecret.status, 404, 'the polled URL alone, without the secret header, reveals nothing')
+  t.same(pageErrors, [])
+})
+
+t.test('sockets that close before saying anything: after a few tries the page polls instead', async (t) => {
+  const stack = await startStack(t)
+  const { context, pageErrors } = await openContext(t, stack, PHONE)
+  const page = await context.newPage()
+  let sockets = 0
+  await page.routeWebSocket(SOCKET_URL, (socket) => {
+    sockets += 1
+    socket.close({ code: 1011, reason: 'refused by the test' })
+  })
+  await page.goto(`${stack.app.url}/`)
+  const qrUrl = await waitForQr(page)
+  await page.waitForRequest(STATUS_PATH)
+  const socketsBeforePolling = sockets
+  t.ok(socketsBeforePolling >= 2, `the page retried the socket (${socketsBeforePolling} attempts) before polling`)
+
+  await scanOnPhone(t, await context.newPage(), qrUrl)
+  const code = await waitForLoggedIn(page)
+  t.equal(sockets, socketsBeforePolling, 'no more sockets once polling')
+  t.equal((await exchange(stack.app, code)).status, 200)
+  t.same(pageErrors, [])
+})
+
+t.test('the socket drops before the confirmation: the page reconnects and the resubscribe brings it', async (t) => {
+  const stack = await startStack(t)
+  const { context, pageErrors } = await openContext(t, stack, PHONE)
+  const page = await context.newPage()
+  let sockets = 0
+  const swallowed: string[] = []
+  let firstDelivered: () => void = () => {}
+  const pendingShown = new Promise<void>((resolve) => { firstDelivered = resolve })
+  await page.routeWebSocket(SOCKET_URL, (socket) => {
+    sockets += 1
+    const server = socket.connectToServer()
+    if (sockets > 1) return
+    // The first socket shows the page only the server's first message; every later push (scanned,
+    // confirmed) is lost, as on a flaky network; the server's close then reaches the page.
+    let forwarded = 0
+    server.onMessage((message) => {
+      if (forwarded++ === 0) {
+        socket.send(message)
+        firstDelivered()
+      } else {
+        swallowed.push(String(message))
+      }
+    })
+  })
+  const polls: string[] = []
+  page.on('request', (request) => {
+    if (STATUS_PATH.test(request.url())) polls.push(request.url())
+  })
+  await page.goto(`${stack.app.url}/`)
+  const qrUrl = await waitForQr(page)
+  await pendingShown // so the scan's pushes go to the first socket
+
+  await scanOnPhone(t, await context.newPage(), qrUrl)
+  const code = await waitForLoggedIn(page)
+  t.ok(swallowed.some((message) => message.includes('"confirmed"')), 'the first socket carried the confirmation, and the page never saw it')
+  t.equal(sockets, 2, 'the page opened a second socket')
+  t.same(polls, [], 'and did not need to poll')
+  t.equal((await exchange(stack.app, code)).status, 200)
+  t.same(pageErrors, [])
+})
+
+t.test('WeChat refuses the QR (errcode): the page says so, and "try again" gets a QR', async (t) => {
+  const stack = await startStack(t)
+  stack.emulator.emulator.faults.errcode('qrcode/create', 45009, 1)
+  const { context, pageErrors } = await openContext(t, stack, PHONE)
+  const page = await context.newPage()
+  await page.goto(`${stack.app.url}/`)
+  await page.locator('#login[data-state="error"]').waitFor()
+  await page.getByRole('status').filter({ hasText: '45009' }).waitFor()
+  await page.getByRole('button', { name: /Try again/ }).click()
+  await waitForQr(page)
+  t.pass('a retry after the WeChat error shows a QR')
+  t.same(pageErrors, [])
+})
