@@ -3,6 +3,8 @@ import type { Config } from './config.js'
 import { isBackendUnavailable } from './errors.js'
 import { WeChatApiError, WeChatTransportError } from './wechat/errors.js'
 import websocket from '../plugins/external/websocket.js'
+import helmet from '../plugins/external/helmet.js'
+import rateLimit from '../plugins/external/rate-limit.js'
 import formbody from '../plugins/external/formbody.js'
 import staticFiles from '../plugins/external/static.js'
 import configPlugin from '../plugins/app/config.js'
@@ -38,6 +40,8 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
 
   if (role === 'worker') return
 
+  await fastify.register(helmet)
+  await fastify.register(rateLimit)
   await fastify.register(websocket)
   await fastify.register(formbody)
   await fastify.register(healthRoutes)

@@ -32,11 +32,44 @@ export const ConfigSchema = Type.Object({
   WECHAT_API_BASE: Type.String({ default: 'https://api.weixin.qq.com', pattern: '^https?://' }),
   WECHAT_MP_BASE: Type.String({ default: 'https://mp.weixin.qq.com', pattern: '^https?://' }),
   WECHAT_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 60000 }),
+  WECHAT_RETRY_DEADLINE_MS: Type.Integer({
+    default: 10000,
+    minimum: 0,
+    maximum: 120000,
+    description: 'Total time a WeChat call may spend retrying -1 (busy) and network errors'
+  }),
+  WECHAT_TOKEN_MODE: Type.Union([Type.Literal('stable'), Type.Literal('legacy')], {
+    default: 'stable',
+    description: 'stable: cgi-bin/stable_token (recommended); legacy: cgi-bin/token'
+  }),
+  WECHAT_TOKEN_URL: Type.Optional(Type.String({
+    pattern: '^https?://',
+    description: 'A central access-token service of your own to fetch the token from instead of WeChat'
+  })),
+  TOKEN_REFRESH_MARGIN_SECONDS: Type.Integer({ default: 300, minimum: 0, maximum: 3600 }),
+  HTTPS_PROXY: Type.Optional(Type.String({ pattern: '^https?://', description: 'Proxy for calls to WeChat (fixed egress IP)' })),
+  WECHAT_ENCODING_AES_KEY: Type.Optional(Type.String({
+    pattern: '^[A-Za-z0-9]{43}$',
+    description: 'EncodingAESKey of the console (43 letters/digits): enables compatible and safe mode'
+  })),
+  WECHAT_TIMESTAMP_TOLERANCE_SECONDS: Type.Integer({ default: 300, minimum: 1, maximum: 86400 }),
 
   API_KEY: SecretString('Bearer key of the application backend for /api/login/exchange', 16),
   LOGIN_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1, maximum: 2592000, description: 'QR and login lifetime; WeChat allows up to 30 days' }),
   LOGIN_CODE_TTL_SECONDS: Type.Integer({ default: 60, minimum: 5, maximum: 600 }),
   WEBHOOK_BODY_LIMIT: Type.Integer({ default: 65536, minimum: 1024, maximum: 1048576 }),
+
+  TRUST_PROXY: Type.Optional(Type.String({
+    description: "Fastify's trustProxy: 'true', a hop count, or comma-separated addresses/CIDRs of your proxies"
+  })),
+  ALLOWED_ORIGINS: Type.Optional(Type.String({
+    pattern: '^\\s*https?://[^,\\s]+(\\s*,\\s*https?://[^,\\s]+)*\\s*$',
+    description: "Comma-separated origins allowed to open the login WebSocket (default: PUBLIC_URL's origin)"
+  })),
+  RATE_LIMIT_QR_PER_IP: Type.Integer({ default: 20, minimum: 0, description: 'Logins created per IP per minute; 0 = off' }),
+  RATE_LIMIT_QR_GLOBAL: Type.Integer({ default: 1000, minimum: 0, description: 'Logins created per minute in all; 0 = off' }),
+  RATE_LIMIT_STATUS_PER_IP: Type.Integer({ default: 120, minimum: 0, description: 'Status polls per IP per minute; 0 = off' }),
+  RATE_LIMIT_EXCHANGE_PER_KEY: Type.Integer({ default: 600, minimum: 0, description: 'Exchange attempts per API key per minute; 0 = off' }),
 
   LOG_LEVEL: Type.Unsafe<Static<typeof LogLevel>>({ ...LogLevel, default: 'info' }),
   RUN_WORKER: Type.Boolean({ default: true }),
@@ -46,7 +79,11 @@ export const ConfigSchema = Type.Object({
   WECHAT_EMULATOR_PUBLIC_URL: Type.Optional(Type.String({
     pattern: '^https?://[^/?#]+(/[^?#]*)?$',
     description: "Where a phone reaches the emulator's scan page (default PUBLIC_URL)"
-  }))
+  })),
+  WECHAT_EMULATOR_MODE: Type.Union([Type.Literal('plaintext'), Type.Literal('compatible'), Type.Literal('safe')], {
+    default: 'plaintext',
+    description: "How the emulator's pushes are encrypted (compatible/safe need WECHAT_ENCODING_AES_KEY)"
+  })
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -83,8 +120,9 @@ export function loadConfig (env: Env = process.env): Config {
     const value = env[key]
     if (value !== undefined && value !== '') known[key] = value
   }
+  let config: Config
   try {
-    return envSchema<Config>({
+    config = envSchema<Config>({
       schema: ConfigSchema,
       data: normalizeFlags(known, ConfigSchema),
       dotenv: false
@@ -93,10 +131,32 @@ export function loadConfig (env: Env = process.env): Config {
     // ajv names the variable ("env/PORT must be integer"); never echo the value, it may be a secret.
     throw new ConfigError((error as Error).message)
   }
+  if (config.WECHAT_EMULATOR_MODE !== 'plaintext' && config.WECHAT_ENCODING_AES_KEY === undefined) {
+    throw new ConfigError(`WECHAT_EMULATOR_MODE=${config.WECHAT_EMULATOR_MODE} needs WECHAT_ENCODING_AES_KEY`)
+  }
+  return config
 }
 
 export function publicOrigin (config: Pick<Config, 'PUBLIC_URL'>): string {
   return new URL(config.PUBLIC_URL).origin
+}
+
+/** Origins whose pages may open the login socket: ALLOWED_ORIGINS, else PUBLIC_URL's origin. */
+export function allowedOrigins (config: Pick<Config, 'PUBLIC_URL' | 'ALLOWED_ORIGINS'>): string[] {
+  if (config.ALLOWED_ORIGINS === undefined) return [publicOrigin(config)]
+  return config.ALLOWED_ORIGINS.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '').map((origin) => new URL(origin).origin)
+}
+
+/** Fastify's trustProxy from TRUST_PROXY: off by default, so X-Forwarded-For is ignored unless trusted. */
+export function trustProxy (config: Pick<Config, 'TRUST_PROXY'>): boolean | string[] | ((address: string, hop: number) => boolean) {
+  const value = config.TRUST_PROXY?.trim()
+  if (value === undefined || value === '' || value === 'false' || value === '0') return false
+  if (value === 'true') return true
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value)
+    return (_address, hop) => hop < hops
+  }
+  return value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
 }
 
 /** Everything under a deployment's prefix, so two deployments can share one Redis. */

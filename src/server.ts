@@ -1,13 +1,14 @@
 import closeWithGrace from 'close-with-grace'
 import Fastify from 'fastify'
 import app from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, trustProxy, type Config } from './config.js'
 import { loggerOptions } from './logger.js'
 
-/** Fastify options shared by the server and worker entries. */
-export function serverOptions (config: Config) {
+/** Fastify options shared by the server and worker entries (and the tests' builds). */
+export function serverOptions (config: Config, logStream?: NodeJS.WritableStream) {
   return {
-    logger: loggerOptions(config),
+    logger: loggerOptions(config, logStream),
+    trustProxy: trustProxy(config),
     // Behind a load balancer, idle keep-alive must outlive the balancer's own (60 s on most).
     keepAliveTimeout: 72_000,
     requestTimeout: 30_000,

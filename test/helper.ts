@@ -7,7 +7,7 @@ import { WebSocket } from 'ws'
 import type { Test } from 'tap'
 import app from '../src/app.js'
 import { loadConfig, type Config, type Env } from '../src/config.js'
-import { loggerOptions } from '../src/logger.js'
+import { serverOptions } from '../src/server.js'
 import { startEmulatorServer, type EmulatorServer } from '../routes/emulator/server.js'
 
 /** Test credentials: never real ones. */
@@ -71,7 +71,13 @@ export interface TestApp {
   logs: string[]
 }
 
+/** The state drivers every contract test runs against: Redis (production) and embedded (no Redis). */
+export const DRIVERS = ['redis', 'embedded'] as const
+export type Driver = typeof DRIVERS[number]
+
 export interface BuildOptions {
+  /** 'embedded' leaves REDIS_URL unset. Default 'redis'. */
+  driver?: Driver
   env?: Env
   /** Shared by instances of one deployment; unique per test otherwise. */
   prefix?: string
@@ -79,12 +85,16 @@ export interface BuildOptions {
 }
 
 /** Builds the app as the server entry would, listening on a free loopback port; closed after the test. */
-export async function build (t: Test, { env = {}, prefix, emulator }: BuildOptions = {}): Promise<TestApp> {
+export async function build (t: Test, { driver = 'redis', env = {}, prefix, emulator }: BuildOptions = {}): Promise<TestApp> {
   const keyPrefix = prefix ?? uniquePrefix('app')
   if (prefix === undefined) cleanupKeys(t, keyPrefix)
+  // The port is chosen first so PUBLIC_URL (and with it the allowed WebSocket origin) is the real one.
+  const port = env.PORT ?? String(await freePort())
   const config = loadConfig({
     ...TEST_WECHAT,
-    REDIS_URL: redisUrl,
+    PORT: port,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    REDIS_URL: driver === 'redis' ? redisUrl : undefined,
     REDIS_PREFIX: keyPrefix,
     LOG_LEVEL: 'debug',
     ...(emulator === undefined ? {} : { WECHAT_API_BASE: emulator.url, WECHAT_MP_BASE: emulator.url }),
@@ -97,14 +107,22 @@ export async function build (t: Test, { env = {}, prefix, emulator }: BuildOptio
       callback()
     }
   })
-  const fastify = Fastify({ logger: loggerOptions(config, sink), forceCloseConnections: true })
+  const fastify = Fastify({ ...serverOptions(config, sink), forceCloseConnections: true })
   await fastify.register(app, { config })
   t.after(() => fastify.close())
-  await fastify.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = fastify.server.address() as { port: number }
-  const built: TestApp = { fastify, config, url: `http://127.0.0.1:${port}`, logs }
+  await fastify.listen({ port: config.PORT, host: '127.0.0.1' })
+  const built: TestApp = { fastify, config, url: `http://127.0.0.1:${config.PORT}`, logs }
   if (emulator !== undefined && prefix === undefined) emulator.pushTo(built)
   return built
+}
+
+export async function freePort (): Promise<number> {
+  const { createServer } = await import('node:net')
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }
 
 export interface CreatedLogin {

@@ -3,13 +3,20 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   BearerHeaders, CreatedLogin, ErrorBody, ExchangeBody, Identity, Status, StatusQuery, bearerToken
 } from './schemas.js'
+import { allowedOrigins } from '../../src/config.js'
+import { rateLimited } from './limits.js'
 import { watchLogin } from './socket.js'
 
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
   const { logins, config } = fastify
   const apiKeyDigest = digest(config.API_KEY)
+  const origins = new Set(allowedOrigins(config))
 
   fastify.post('/qr', {
+    // Each login costs WeChat quota (qrcode/create): per visitor, and for the whole deployment.
+    onRequest: rateLimited(fastify,
+      { max: config.RATE_LIMIT_QR_PER_IP, key: (request) => `qr:ip:${request.ip}` },
+      { max: config.RATE_LIMIT_QR_GLOBAL, key: () => 'qr:all' }),
     schema: { response: { 201: CreatedLogin, 502: ErrorBody } }
   }, async (request, reply) => {
     const created = await logins.create()
@@ -17,12 +24,24 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.code(201).header('cache-control', 'no-store').send(created)
   })
 
-  fastify.get('/ws', { websocket: true }, (socket, request) => {
+  fastify.get('/ws', {
+    websocket: true,
+    // Before the upgrade: a page of another site must not watch logins through a visitor's browser
+    // (cross-site WebSocket hijacking). Clients that send no Origin are not browsers.
+    preValidation: async (request, reply) => {
+      const origin = request.headers.origin
+      if (origin !== undefined && !origins.has(origin)) {
+        request.log.warn({ origin }, 'login socket from a foreign origin refused')
+        return reply.code(403).send({ error: 'forbidden_origin' })
+      }
+    }
+  }, (socket, request) => {
     watchLogin(fastify, socket, request)
   })
 
   /** The polling fallback: the same status object the socket pushes. */
   fastify.get('/status', {
+    onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_STATUS_PER_IP, key: (request) => `status:ip:${request.ip}` }),
     schema: { querystring: StatusQuery, headers: BearerHeaders, response: { 200: Status, 404: ErrorBody } }
   }, async (request, reply) => {
     const secret = bearerToken(request.headers.authorization)
@@ -33,6 +52,11 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
 
   /** The application's backend trades a one-time code for the visitor's identity. */
   fastify.post('/exchange', {
+    // Per presented key (its digest: the key itself is not a counter name), so guessing codes is slow.
+    onRequest: rateLimited(fastify, {
+      max: config.RATE_LIMIT_EXCHANGE_PER_KEY,
+      key: (request) => `exchange:key:${digest(bearerToken(request.headers.authorization) ?? '').toString('hex')}`
+    }),
     schema: { body: ExchangeBody, headers: BearerHeaders, response: { 200: Identity, 400: ErrorBody, 401: ErrorBody } }
   }, async (request, reply) => {
     const key = bearerToken(request.headers.authorization)

@@ -5,6 +5,8 @@ import { isFinal, statusMessage, type StatusMessage } from '../../src/login/stat
 import { SubscribeMessage } from './schemas.js'
 
 export const SUBSCRIBE_TIMEOUT_MS = 10_000
+/** A socket that misses one ping interval's pong is dead (a phone that lost its network): dropped. */
+export const PING_INTERVAL_MS = 30_000
 /** setTimeout's ceiling; a longer QR lifetime is re-armed when the timer fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -36,8 +38,20 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
   let credentials: SubscribeMessage | null = null
 
   const subscribeTimer = setTimeout(() => close(CloseCode.subscribeTimeout, 'subscribe timeout'), SUBSCRIBE_TIMEOUT_MS)
+  let answeredPing = true
+  const heartbeat = setInterval(() => {
+    if (!answeredPing) {
+      log.info('login socket missed its pong: terminated')
+      socket.terminate()
+      return
+    }
+    answeredPing = false
+    socket.ping()
+  }, PING_INTERVAL_MS)
+  socket.on('pong', () => { answeredPing = true })
 
   socket.on('message', (data, isBinary) => {
+    // One login per socket: further messages, subscribes included, are not for us.
     if (subscribed) return
     const message = isBinary ? null : parseJson(data.toString())
     if (!subscribeMessage.Check(message)) {
@@ -126,6 +140,7 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
 
   function cleanup (): void {
     clearTimeout(subscribeTimer)
+    clearInterval(heartbeat)
     if (expiryTimer !== null) clearTimeout(expiryTimer)
     expiryTimer = null
     const remove = unsubscribe

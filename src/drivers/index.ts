@@ -18,6 +18,8 @@ import { Redis } from 'ioredis'
  */
 export interface Drivers {
   mode: 'redis' | 'embedded'
+  /** @fastify/rate-limit's store: counters in Redis shared by every instance, or in this process. */
+  rateLimitRedis: Redis | undefined
   store: LoginStore
   bus: LoginBus
   tokenCache: TokenCache
@@ -47,6 +49,7 @@ function createRedisDrivers (url: string, config: Config): Drivers {
 
   return {
     mode: 'redis',
+    rateLimitRedis: commands,
     store: createRedisLoginStore(commands, prefix),
     bus: createRedisLoginBus(commands, subscriber, prefix),
     tokenCache: createRedisTokenCache(commands, prefix, config.WECHAT_APP_ID),

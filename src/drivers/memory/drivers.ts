@@ -18,6 +18,7 @@ export function createEmbeddedDrivers (): Drivers {
 
   return {
     mode: 'embedded',
+    rateLimitRedis: undefined,
     store,
     bus,
     tokenCache: createMemoryTokenCache(),

@@ -1,0 +1,22 @@
+import fp from 'fastify-plugin'
+import rateLimit from '@fastify/rate-limit'
+
+/**
+ * Limits are opt-in per route (routes build theirs with `fastify.createRateLimit(...)`). The counters live where the
+ * logins do: Redis, shared by every instance, or this process in embedded mode. If Redis fails the
+ * request goes through: the route itself then answers 503, and a limiter must not be the outage.
+ */
+export default fp(async function rateLimitPlugin (fastify) {
+  const { config, drivers } = fastify
+  await fastify.register(rateLimit, {
+    global: false,
+    redis: drivers.rateLimitRedis,
+    nameSpace: `${config.REDIS_PREFIX}rate-limit:`,
+    skipOnError: true,
+    timeWindow: 60_000,
+    errorResponseBuilder: (_request, context) => Object.assign(
+      new Error(`Too many requests, retry in ${context.after}`),
+      { statusCode: context.statusCode, code: 'rate_limited' }
+    )
+  })
+}, { name: 'rate-limit', fastify: '5.x', dependencies: ['config', 'drivers'] })
