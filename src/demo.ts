@@ -20,6 +20,7 @@ function lanAddress (): string | undefined {
 
 const lan = lanAddress()
 const local = `http://localhost:${port}`
+const lanUrl = lan === undefined ? undefined : `http://${lan}:${port}`
 const apiKey = process.env.API_KEY ?? `demo-${randomBytes(12).toString('hex')}`
 
 const env: Record<string, string | undefined> = {
@@ -29,7 +30,9 @@ const env: Record<string, string | undefined> = {
   WECHAT_TOKEN: 'demotoken',
   PUBLIC_URL: local,
   // The QR encodes the emulator's phone page: on the LAN address, so a real phone camera can open it.
-  WECHAT_EMULATOR_PUBLIC_URL: lan === undefined ? local : `http://${lan}:${port}`,
+  WECHAT_EMULATOR_PUBLIC_URL: lanUrl ?? local,
+  // The page may be opened under any of these names; its socket checks the Origin.
+  ALLOWED_ORIGINS: [local, `http://127.0.0.1:${port}`, ...(lanUrl === undefined ? [] : [lanUrl])].join(','),
   ...process.env,
   PORT: port,
   API_KEY: apiKey
@@ -41,6 +44,6 @@ console.log(`
   wechat-qr-login demo (WeChat is emulated; ${env.REDIS_URL === undefined ? 'state in this process' : `state in ${env.REDIS_URL}`})
 
   Login page:     ${local}
-  ${lan === undefined ? '' : `On your LAN:    http://${lan}:${port}  (scan the QR with a phone on the same network)\n  `}Phone pages:    the QR links to ${env.WECHAT_EMULATOR_PUBLIC_URL}/_emulator/scan?ticket=…
+  ${lanUrl === undefined ? '' : `On your LAN:    ${lanUrl}  (a phone on the same network can scan the QR)\n  `}Phone page:     the QR links to ${env.WECHAT_EMULATOR_PUBLIC_URL}/_emulator/scan?ticket=…
   Exchange codes: curl -X POST ${local}/api/login/exchange -H 'authorization: Bearer ${apiKey}' -H 'content-type: application/json' -d '{"code":"…"}'
 `)

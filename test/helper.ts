@@ -157,7 +157,7 @@ export interface LoginSocket {
   ws: WebSocket
 }
 
-export async function openLoginSocket (target: TestApp, subscribe?: { scene: string, secret: string }): Promise<LoginSocket> {
+export async function openLoginSocket (target: Pick<TestApp, 'url'>, subscribe?: { scene: string, secret: string }): Promise<LoginSocket> {
   const ws = new WebSocket(`${target.url.replace(/^http/, 'ws')}/api/login/ws`)
   const queued: StatusMessage[] = []
   const waiting: Array<(message: StatusMessage) => void> = []
