@@ -20,16 +20,19 @@ export function serverOptions (config: Config, logStream?: NodeJS.WritableStream
   }
 }
 
-export async function main (env = process.env): Promise<void> {
-  let config: Config
+/** A bad variable stops the process with one line naming it, before anything starts. */
+export function loadConfigOrExit (env: NodeJS.ProcessEnv = process.env): Config {
   try {
-    config = loadConfig(env)
+    return loadConfig(env)
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error
     console.error(error.message)
     process.exit(1)
   }
+}
 
+export async function main (env = process.env): Promise<void> {
+  const config = loadConfigOrExit(env)
   const fastify = Fastify(serverOptions(config))
   await fastify.register(app, { config, role: 'server' })
 

@@ -8,6 +8,7 @@ import type { Test } from 'tap'
 import app from '../src/app.js'
 import { loadConfig, type Config, type Env } from '../src/config.js'
 import { serverOptions } from '../src/server.js'
+import type { CreatedLogin } from '../src/login/service.js'
 import { startEmulatorServer, type EmulatorServer } from '../routes/emulator/server.js'
 
 /** Test credentials: never real ones. */
@@ -25,21 +26,24 @@ export function uniquePrefix (name: string): string {
   return `wqltest:${name}:${randomBytes(4).toString('hex')}:`
 }
 
-/** Deletes every key under `prefix` when the test ends: a test owns its keys, nothing else. */
+/** A test owns its keys: SCAN + DEL under its prefix, never FLUSHDB. */
+export async function deleteKeys (prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl)
+  try {
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
+      cursor = next
+      if (keys.length > 0) await redis.del(...keys)
+    } while (cursor !== '0')
+  } finally {
+    redis.disconnect()
+  }
+}
+
+/** Deletes every key under `prefix` when the test ends. */
 export function cleanupKeys (t: Test, prefix: string): void {
-  t.after(async () => {
-    const redis = new Redis(redisUrl)
-    try {
-      let cursor = '0'
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
-        cursor = next
-        if (keys.length > 0) await redis.del(...keys)
-      } while (cursor !== '0')
-    } finally {
-      redis.disconnect()
-    }
-  })
+  t.after(() => deleteKeys(prefix))
 }
 
 export interface TestEmulator extends EmulatorServer {
@@ -125,15 +129,6 @@ export async function freePort (): Promise<number> {
   return port
 }
 
-export interface CreatedLogin {
-  scene: string
-  secret: string
-  ticket: string
-  qrUrl: string
-  qrImageUrl: string
-  expiresIn: number
-  expiresAt: string
-}
 
 export async function createLogin (target: TestApp): Promise<CreatedLogin> {
   const response = await fetch(`${target.url}/api/login/qr`, { method: 'POST' })

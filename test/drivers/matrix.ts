@@ -4,8 +4,9 @@ import type { Test } from 'tap'
 import type { Log } from '../../src/log.js'
 import { loadConfig } from '../../src/config.js'
 import { createDrivers, type Drivers } from '../../src/drivers/index.js'
+import { deleteKeys, redisUrl } from '../helper.js'
 
-export const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+export { redisUrl }
 
 /** Test credentials: never real ones. */
 const TEST_ENV = {
@@ -60,21 +61,6 @@ export function driverMatrix (file: string): DriverCase[] {
       }
     }
   ]
-}
-
-/** A test owns its keys: SCAN + DEL under its prefix, never FLUSHDB. */
-async function deleteKeys (prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl)
-  try {
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
-      cursor = next
-      if (keys.length > 0) await redis.del(...keys)
-    } while (cursor !== '0')
-  } finally {
-    await redis.quit()
-  }
 }
 
 /** A plain Redis client for looking at what a driver did, quit after the test. */
