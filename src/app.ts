@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { isBackendUnavailable } from './errors.js'
-import { WeChatApiError, WeChatTransportError } from './wechat/errors.js'
+import { WeChatApiError, WeChatTransportError, errcodeAdvice } from './wechat/errors.js'
 import websocket from '../plugins/external/websocket.js'
 import helmet from '../plugins/external/helmet.js'
 import rateLimit from '../plugins/external/rate-limit.js'
@@ -57,8 +57,14 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
 /** 5xx bodies never carry internal messages; WeChat's failures become 502 with its errcode. */
 async function rootErrorHandler (this: FastifyInstance, error: FastifyError, request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) {
   if (error instanceof WeChatApiError) {
-    request.log.error({ api: error.api, errcode: error.errcode, rid: error.rid }, 'WeChat API error')
-    return reply.code(502).send({ error: 'wechat_error', errcode: error.errcode, message: `WeChat ${error.api} returned errcode ${error.errcode}` })
+    const advice = errcodeAdvice(error.errcode)
+    // errmsg is WeChat's own text (for 40164 it names the refused IP); never a secret.
+    request.log.error({ api: error.api, errcode: error.errcode, errmsg: error.errmsg, rid: error.rid, advice }, 'WeChat API error')
+    return reply.code(502).send({
+      error: 'wechat_error',
+      errcode: error.errcode,
+      message: `WeChat ${error.api} returned errcode ${error.errcode}${advice === undefined ? '' : `: ${advice}`}`
+    })
   }
   if (error instanceof WeChatTransportError) {
     request.log.error({ api: error.api, failure: error.failure }, 'WeChat unreachable')

@@ -1,9 +1,10 @@
 import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
-import { Agent } from 'undici'
+import { Agent, ProxyAgent, type Dispatcher } from 'undici'
 import { createAccessTokens } from '../../src/wechat/access-token.js'
-import { createWeChatClient, fetchStableToken } from '../../src/wechat/client.js'
+import { createWeChatClient } from '../../src/wechat/client.js'
 import { createWeChatHttp } from '../../src/wechat/http.js'
+import { centralTokenSource, legacyTokenSource, stableTokenSource, type TokenSource } from '../../src/wechat/token-source.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,13 +12,29 @@ declare module 'fastify' {
   }
 }
 
-/** Refresh a token this long before WeChat says it expires. */
-const TOKEN_REFRESH_MARGIN_MS = 5 * 60 * 1000
+/** Keep-alive: a login costs two WeChat calls, and a TLS handshake per call would double them. */
+const AGENT_OPTIONS = { keepAliveTimeout: 30_000, connections: 64 } as const
 
 /** The WeChat API client, reaching WeChat only through WECHAT_API_BASE (or the built-in emulator). */
 export default fp(async function wechatPlugin (fastify) {
   const { config, drivers } = fastify
-  const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 64 })
+  const log = fastify.log.child({ component: 'wechat' })
+  const dispatchers: Dispatcher[] = []
+  const direct = () => {
+    const agent = new Agent(AGENT_OPTIONS)
+    dispatchers.push(agent)
+    return agent
+  }
+  fastify.addHook('onClose', async () => { await Promise.all(dispatchers.map((dispatcher) => dispatcher.close())) })
+
+  // The built-in emulator answers on our own port: no proxy between us and ourselves.
+  const proxied = config.HTTPS_PROXY !== undefined && !config.WECHAT_EMULATOR
+  const wechatDispatcher = proxied ? new ProxyAgent({ uri: config.HTTPS_PROXY ?? '', ...AGENT_OPTIONS }) : direct()
+  if (proxied) {
+    dispatchers.push(wechatDispatcher)
+    // The host only: a proxy URL may carry credentials.
+    log.info({ proxy: new URL(config.HTTPS_PROXY ?? '').host }, 'WeChat calls go through HTTPS_PROXY')
+  }
 
   const baseUrl = () => {
     const address = fastify.server.address() as AddressInfo | null
@@ -25,13 +42,28 @@ export default fp(async function wechatPlugin (fastify) {
     if (config.WECHAT_EMULATOR && address !== null) return `http://127.0.0.1:${address.port}/_emulator`
     return config.WECHAT_API_BASE
   }
-  const http = createWeChatHttp({ baseUrl, timeoutMs: config.WECHAT_TIMEOUT_MS, dispatcher })
+  const retry = { deadlineMs: config.WECHAT_RETRY_DEADLINE_MS }
+  const http = createWeChatHttp({ baseUrl, timeoutMs: config.WECHAT_TIMEOUT_MS, dispatcher: wechatDispatcher, retry, log })
+
+  let source: TokenSource
+  if (config.WECHAT_TOKEN_URL !== undefined) {
+    // The company's own token service sits inside its network: reached directly, not through HTTPS_PROXY.
+    source = centralTokenSource({ url: config.WECHAT_TOKEN_URL, dispatcher: direct(), timeoutMs: config.WECHAT_TIMEOUT_MS, retry, log })
+    log.info({ tokenService: new URL(config.WECHAT_TOKEN_URL).host }, 'access tokens come from WECHAT_TOKEN_URL, never from WeChat')
+  } else if (config.WECHAT_TOKEN_MODE === 'legacy') {
+    source = legacyTokenSource(http, config.WECHAT_APP_ID, config.WECHAT_APP_SECRET)
+  } else {
+    source = stableTokenSource(http, config.WECHAT_APP_ID, config.WECHAT_APP_SECRET)
+  }
+
   const tokens = createAccessTokens({
     cache: drivers.tokenCache,
-    fetchToken: (force) => fetchStableToken(http, config.WECHAT_APP_ID, config.WECHAT_APP_SECRET, force),
-    refreshMarginMs: TOKEN_REFRESH_MARGIN_MS
+    source,
+    refreshMarginMs: config.TOKEN_REFRESH_MARGIN_SECONDS * 1000,
+    // A fetch gives up at the retry deadline plus one attempt's timeout: a live holder never outlasts the lock.
+    lockTtlMs: config.WECHAT_RETRY_DEADLINE_MS + config.WECHAT_TIMEOUT_MS + 1000,
+    log
   })
 
   fastify.decorate('wechat', createWeChatClient({ http, tokens }))
-  fastify.addHook('onClose', () => dispatcher.close())
 }, { name: 'wechat', fastify: '5.x', dependencies: ['config', 'drivers'] })

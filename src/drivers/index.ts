@@ -41,6 +41,9 @@ function createRedisDrivers (url: string, config: Config): Drivers {
   const prefix = config.REDIS_PREFIX
   const commands = createCommandConnection(url, 'wql-commands')
   const subscriber = createCommandConnection(url, 'wql-subscriber')
+  // The token cache's own subscriber: one fixed channel, independent of the login bus's per-scene ones.
+  const tokenSubscriber = createCommandConnection(url, 'wql-token-subscriber')
+  const tokenCache = createRedisTokenCache(commands, tokenSubscriber, prefix, config.WECHAT_APP_ID)
   const bull = { prefix: bullPrefix(prefix), connection: commands }
   const scanQueue = createBullQueue<ScanJob>(WECHAT_EVENTS_QUEUE, SCAN_JOB, bull)
   const workerConnections: Redis[] = []
@@ -52,7 +55,7 @@ function createRedisDrivers (url: string, config: Config): Drivers {
     rateLimitRedis: commands,
     store: createRedisLoginStore(commands, prefix),
     bus: createRedisLoginBus(commands, subscriber, prefix),
-    tokenCache: createRedisTokenCache(commands, prefix, config.WECHAT_APP_ID),
+    tokenCache,
     scanQueue,
 
     startScanWorker (processor, { concurrency, log }) {
@@ -64,7 +67,8 @@ function createRedisDrivers (url: string, config: Config): Drivers {
     },
 
     async ready () {
-      await Promise.all([connect(commands), connect(subscriber)])
+      await Promise.all([connect(commands), connect(subscriber), connect(tokenSubscriber)])
+      await tokenCache.subscribe()
     },
 
     async healthy () {
@@ -81,7 +85,7 @@ function createRedisDrivers (url: string, config: Config): Drivers {
       closed ??= (async () => {
         await Promise.all(workers.map((worker) => worker.close()))
         await scanQueue.close()
-        await Promise.all([commands, subscriber, ...workerConnections].map(closeConnection))
+        await Promise.all([commands, subscriber, tokenSubscriber, ...workerConnections].map(closeConnection))
       })()
       return closed
     }

@@ -1,5 +1,7 @@
-import { withAccessToken, type AccessTokens, type FetchedToken } from './access-token.js'
+import { withAccessToken, type AccessTokens } from './access-token.js'
 import type { WeChatHttp } from './http.js'
+
+export { fetchStableToken } from './token-source.js'
 
 export interface QrCode {
   ticket: string
@@ -18,15 +20,6 @@ interface UserInfoResponse {
   subscribe?: number
   openid?: string
   unionid?: string
-}
-
-export function fetchStableToken (http: WeChatHttp, appId: string, appSecret: string, forceRefresh: boolean): Promise<FetchedToken> {
-  return http<FetchedToken>({
-    api: 'stable_token',
-    method: 'POST',
-    path: '/cgi-bin/stable_token',
-    body: { grant_type: 'client_credential', appid: appId, secret: appSecret, force_refresh: forceRefresh }
-  })
 }
 
 /** The Official Account APIs the login flow needs, each with the shared access token. */

@@ -1,11 +1,17 @@
 import { request, type Dispatcher } from 'undici'
+import type { Log } from '../log.js'
 import { WeChatApiError, WeChatTransportError } from './errors.js'
+import { withRetry, type RetryPolicy } from './retry.js'
 
 export interface WeChatHttpOptions {
   /** Resolved per call: the emulator's address is only known once the server listens. */
   baseUrl: () => string
+  /** Each attempt's limit (WECHAT_TIMEOUT_MS). */
   timeoutMs: number
   dispatcher: Dispatcher
+  /** -1 and transport failures are retried with backoff within this policy; absent: one attempt. */
+  retry?: RetryPolicy
+  log?: Log
 }
 
 export interface WeChatCall {
@@ -20,53 +26,82 @@ export interface WeChatCall {
 export type WeChatHttp = <T>(call: WeChatCall) => Promise<T>
 
 /**
- * WeChat answers errors as HTTP 200 with {"errcode": N}; a missing or zero errcode is success.
+ * Every call to WeChat goes through here: one timeout per attempt, the retry policy, and WeChat's
+ * way of failing (HTTP 200 with {"errcode": N}; a missing or zero errcode is success).
  */
-export function createWeChatHttp ({ baseUrl, timeoutMs, dispatcher }: WeChatHttpOptions): WeChatHttp {
+export function createWeChatHttp ({ baseUrl, timeoutMs, dispatcher, retry, log }: WeChatHttpOptions): WeChatHttp {
   return async function call<T> ({ api, method, path, query, body }: WeChatCall): Promise<T> {
-    const url = new URL(path.replace(/^\//, ''), withTrailingSlash(baseUrl()))
-    for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value)
-
-    let response: Dispatcher.ResponseData
-    try {
-      response = await request(url, {
+    const once = async () => {
+      const url = new URL(path.replace(/^\//, ''), withTrailingSlash(baseUrl()))
+      for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value)
+      const payload = await requestJson(api, url, {
         method,
         dispatcher,
-        signal: AbortSignal.timeout(timeoutMs),
+        timeoutMs,
         headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body)
+        body: body === undefined ? undefined : JSON.stringify(body),
+        okStatus: (status) => status === 200
       })
-    } catch (error) {
-      const name = (error as Error).name
-      const failure = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network'
-      throw new WeChatTransportError(api, failure, (error as { code?: string }).code ?? name)
+      return checkErrcode(api, payload) as T
     }
-
-    let text: string
-    try {
-      text = await response.body.text()
-    } catch (error) {
-      throw new WeChatTransportError(api, 'network', (error as Error).name)
-    }
-    if (response.statusCode !== 200) {
-      throw new WeChatTransportError(api, 'http_status', `HTTP ${response.statusCode}`)
-    }
-
-    let payload: unknown
-    try {
-      payload = JSON.parse(text)
-    } catch {
-      throw new WeChatTransportError(api, 'bad_response', 'not JSON')
-    }
-    if (payload === null || typeof payload !== 'object') {
-      throw new WeChatTransportError(api, 'bad_response', 'not an object')
-    }
-    const { errcode, errmsg } = payload as { errcode?: unknown, errmsg?: unknown }
-    if (errcode !== undefined && errcode !== 0) {
-      throw new WeChatApiError(api, Number(errcode), String(errmsg ?? ''))
-    }
-    return payload as T
+    return retry === undefined ? once() : withRetry(once, retry, { api, log })
   }
+}
+
+export interface JsonRequest {
+  method: 'GET' | 'POST'
+  dispatcher: Dispatcher
+  timeoutMs: number
+  headers: Record<string, string>
+  body?: string
+  okStatus: (status: number) => boolean
+}
+
+/** One HTTP exchange that must answer a JSON object; failures become WeChatTransportError without the URL. */
+export async function requestJson (api: string, url: URL, { method, dispatcher, timeoutMs, headers, body, okStatus }: JsonRequest): Promise<Record<string, unknown>> {
+  let response: Dispatcher.ResponseData
+  try {
+    response = await request(url, { method, dispatcher, signal: AbortSignal.timeout(timeoutMs), headers, body })
+  } catch (error) {
+    throw transportFailure(api, error)
+  }
+
+  let text: string
+  try {
+    text = await response.body.text()
+  } catch (error) {
+    throw transportFailure(api, error)
+  }
+  if (!okStatus(response.statusCode)) {
+    throw new WeChatTransportError(api, 'http_status', `HTTP ${response.statusCode}`, response.statusCode)
+  }
+
+  let payload: unknown
+  try {
+    payload = JSON.parse(text)
+  } catch {
+    throw new WeChatTransportError(api, 'bad_response', 'not JSON')
+  }
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+    throw new WeChatTransportError(api, 'bad_response', 'not an object')
+  }
+  return payload as Record<string, unknown>
+}
+
+/** WeChat's errors are answers, not HTTP statuses. */
+export function checkErrcode (api: string, payload: Record<string, unknown>): Record<string, unknown> {
+  const { errcode, errmsg } = payload
+  if (errcode !== undefined && errcode !== 0) {
+    throw new WeChatApiError(api, Number(errcode), String(errmsg ?? ''))
+  }
+  return payload
+}
+
+function transportFailure (api: string, error: unknown): WeChatTransportError {
+  const name = (error as Error).name
+  const failure = name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'network'
+  // The code (ECONNRESET, UND_ERR_SOCKET…) and never the message: undici's messages may quote the URL.
+  return new WeChatTransportError(api, failure, (error as { code?: string }).code ?? name)
 }
 
 function withTrailingSlash (base: string): string {

@@ -1,24 +1,91 @@
 import type { CachedToken, TokenCache } from '../../wechat/access-token.js'
 
-/** The access token of the one process; expires at its expiresAt, as the Redis key's PX does. */
-export function createMemoryTokenCache ({ clock = Date.now }: { clock?: () => number } = {}): TokenCache {
-  let cached: CachedToken | null = null
+interface Stored extends CachedToken {
+  fence: number
+}
 
-  function current (): CachedToken | null {
+/**
+ * The access token of the one process, with the same lock, fence and notification contract as the
+ * Redis driver (embedded mode has a single process, but the protocol above does not know that).
+ * Entries and the lock expire at their deadlines, as the Redis keys' PX do.
+ */
+export function createMemoryTokenCache ({ clock = Date.now }: { clock?: () => number } = {}): TokenCache {
+  let cached: Stored | null = null
+  let lock: { fence: number, expiresAt: number } | null = null
+  let lastFence = 0
+  let forcedUntil = 0
+  const waiters = new Set<() => void>()
+
+  function current (): Stored | null {
     if (cached !== null && cached.expiresAt <= clock()) cached = null
     return cached
+  }
+
+  function holder (): number | null {
+    if (lock !== null && lock.expiresAt <= clock()) lock = null
+    return lock?.fence ?? null
+  }
+
+  function notify (): void {
+    for (const wake of [...waiters]) wake()
+  }
+
+  function store (entry: CachedToken, fence: number): boolean {
+    if (entry.expiresAt <= clock()) return false
+    cached = { token: entry.token, expiresAt: entry.expiresAt, refreshAt: entry.refreshAt, fence }
+    notify()
+    return true
   }
 
   return {
     async get () {
       const entry = current()
-      return entry === null ? null : { ...entry }
+      return entry === null ? null : { token: entry.token, expiresAt: entry.expiresAt, refreshAt: entry.refreshAt }
     },
+
     async set (entry) {
-      if (entry.expiresAt > clock()) cached = { token: entry.token, expiresAt: entry.expiresAt }
+      store(entry, 0)
     },
-    async deleteIfEquals (token) {
-      if (current()?.token === token) cached = null
+
+    async acquireRefreshLock (ttlMs) {
+      if (holder() !== null) return null
+      lock = { fence: ++lastFence, expiresAt: clock() + ttlMs }
+      return String(lock.fence)
+    },
+
+    async releaseRefreshLock (fence) {
+      if (holder() !== Number(fence)) return
+      lock = null
+      notify()
+    },
+
+    async setIfFenced (entry, fence) {
+      const value = Number(fence)
+      if (holder() !== value || (current()?.fence ?? 0) > value) return false
+      return store(entry, value)
+    },
+
+    waitForUpdate (timeoutMs, signal) {
+      return new Promise((resolve) => {
+        if (signal?.aborted === true) { resolve(false); return }
+        const finish = (updated: boolean) => {
+          clearTimeout(timer)
+          waiters.delete(wake)
+          signal?.removeEventListener('abort', abort)
+          resolve(updated)
+        }
+        const wake = () => finish(true)
+        const abort = () => finish(false)
+        const timer = setTimeout(abort, timeoutMs)
+        waiters.add(wake)
+        signal?.addEventListener('abort', abort, { once: true })
+      })
+    },
+
+    async claimForcedRefresh (windowMs) {
+      if (clock() < forcedUntil) return false
+      forcedUntil = clock() + windowMs
+      return true
     }
   }
 }

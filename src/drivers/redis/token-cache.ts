@@ -1,34 +1,143 @@
 import type { Redis, Result } from 'ioredis'
 import type { CachedToken, TokenCache } from '../../wechat/access-token.js'
 
-const DELETE_IF_EQUALS = `
-local current = redis.call('GET', KEYS[1])
-if current and cjson.decode(current).token == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+/** A fresh fence is the counter's next value: higher than every fence handed out before. */
+const ACQUIRE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return false end
+local fence = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[1], fence, 'PX', ARGV[1])
+return fence
 `
+
+const RELEASE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[2], 'released')
+return 1
+`
+
+/** Only the lock's holder writes, and never over a token stored under a higher fence. */
+const SET_IF_FENCED = `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+local current = redis.call('GET', KEYS[1])
+if current then
+  local stored = cjson.decode(current).fence
+  if type(stored) == 'number' and stored > tonumber(ARGV[1]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('PUBLISH', ARGV[4], 'stored')
+return 1
+`
+
+/**
+ * The fence counter outlives every token stored under its fences (≤ 2 h) by far, so fences only
+ * grow; it still expires once the deployment is gone.
+ */
+const FENCE_COUNTER_TTL_MS = 30 * 24 * 60 * 60 * 1000
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    wqlDeleteTokenIfEquals (key: string, token: string): Result<number, Context>
+    wqlAcquireTokenLock (lock: string, counter: string, ttlMs: number, counterTtlMs: number): Result<number | null, Context>
+    wqlReleaseTokenLock (lock: string, fence: string, channel: string): Result<number, Context>
+    wqlSetTokenIfFenced (key: string, lock: string, fence: string, json: string, ttlMs: number, channel: string): Result<number, Context>
   }
 }
 
-/** One access token per app id, shared by every instance and worker of the deployment. */
-export function createRedisTokenCache (redis: Redis, prefix: string, appId: string): TokenCache {
-  redis.defineCommand('wqlDeleteTokenIfEquals', { numberOfKeys: 1, lua: DELETE_IF_EQUALS })
+export interface RedisTokenCache extends TokenCache {
+  /** Resolves once the notification channel is subscribed: the drivers are not ready before. */
+  subscribe (): Promise<void>
+}
+
+/**
+ * One access token per app id, shared by every instance and worker of the deployment, with its
+ * refresh lock. `subscriber` is a connection of its own (a subscribed connection does nothing else):
+ * it carries the "a token was stored / a refresh ended" notifications to the waiters.
+ */
+export function createRedisTokenCache (redis: Redis, subscriber: Redis, prefix: string, appId: string): RedisTokenCache {
+  redis.defineCommand('wqlAcquireTokenLock', { numberOfKeys: 2, lua: ACQUIRE })
+  redis.defineCommand('wqlReleaseTokenLock', { numberOfKeys: 1, lua: RELEASE })
+  redis.defineCommand('wqlSetTokenIfFenced', { numberOfKeys: 2, lua: SET_IF_FENCED })
   const key = `${prefix}wechat:access-token:${appId}`
+  const lockKey = `${key}:lock`
+  const fenceKey = `${key}:fence`
+  const forcedKey = `${key}:forced`
+  const channel = `${key}:updated`
+
+  const waiters = new Set<() => void>()
+  let subscribed: Promise<void> | null = null
+  const notify = () => { for (const wake of [...waiters]) wake() }
+  subscriber.on('message', (from: string) => { if (from === channel) notify() })
+  // Pub/sub is at most once: after a reconnect (ioredis resubscribes) every waiter looks again.
+  subscriber.on('ready', notify)
+
+  function subscribe (): Promise<void> {
+    if (subscribed === null) {
+      const attempt = subscriber.subscribe(channel).then(() => undefined)
+      subscribed = attempt
+      // A failed subscription is tried again by the next wait; meanwhile waiters re-read on their bounded timer.
+      attempt.catch(() => { if (subscribed === attempt) subscribed = null })
+    }
+    return subscribed
+  }
 
   return {
     async get () {
       const stored = await redis.get(key)
-      return stored === null ? null : JSON.parse(stored) as CachedToken
+      if (stored === null) return null
+      const { token, expiresAt, refreshAt } = JSON.parse(stored) as CachedToken
+      return { token, expiresAt, refreshAt }
     },
+
     async set (entry) {
       const ttl = entry.expiresAt - Date.now()
-      if (ttl > 0) await redis.set(key, JSON.stringify(entry), 'PX', ttl)
+      if (ttl <= 0) return
+      await redis.set(key, JSON.stringify(toStored(entry, 0)), 'PX', ttl)
+      await redis.publish(channel, 'stored')
     },
-    async deleteIfEquals (token) {
-      await redis.wqlDeleteTokenIfEquals(key, token)
+
+    async acquireRefreshLock (ttlMs) {
+      const fence = await redis.wqlAcquireTokenLock(lockKey, fenceKey, ttlMs, FENCE_COUNTER_TTL_MS)
+      return fence === null ? null : String(fence)
+    },
+
+    async releaseRefreshLock (fence) {
+      await redis.wqlReleaseTokenLock(lockKey, fence, channel)
+    },
+
+    async setIfFenced (entry, fence) {
+      const ttl = entry.expiresAt - Date.now()
+      if (ttl <= 0) return false
+      const json = JSON.stringify(toStored(entry, Number(fence)))
+      return await redis.wqlSetTokenIfFenced(key, lockKey, fence, json, ttl, channel) === 1
+    },
+
+    subscribe,
+
+    waitForUpdate (timeoutMs, signal) {
+      subscribe().catch(() => {})
+      return new Promise((resolve) => {
+        if (signal?.aborted === true) { resolve(false); return }
+        const finish = (updated: boolean) => {
+          clearTimeout(timer)
+          waiters.delete(wake)
+          signal?.removeEventListener('abort', abort)
+          resolve(updated)
+        }
+        const wake = () => finish(true)
+        const abort = () => finish(false)
+        const timer = setTimeout(abort, timeoutMs)
+        waiters.add(wake)
+        signal?.addEventListener('abort', abort, { once: true })
+      })
+    },
+
+    async claimForcedRefresh (windowMs) {
+      return await redis.set(forcedKey, '1', 'PX', windowMs, 'NX') === 'OK'
     }
   }
+}
+
+function toStored (entry: CachedToken, fence: number): CachedToken & { fence: number } {
+  return { token: entry.token, expiresAt: entry.expiresAt, refreshAt: entry.refreshAt, fence }
 }
