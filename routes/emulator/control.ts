@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { EMULATED_APIS, EmulatorError, type Emulator } from '../../src/emulator/emulator.js'
+import { EMULATED_APIS, EmulatorError, PUSH_MODES, type Emulator } from '../../src/emulator/emulator.js'
 import { MAX_LATENCY_MS } from '../../src/emulator/faults.js'
 
 const Api = Type.Union([...EMULATED_APIS, '*' as const].map((name) => Type.Literal(name)))
@@ -16,7 +16,8 @@ const FaultBody = Type.Object({
 
 const ScanBody = Type.Object({
   ticket: Type.String({ minLength: 1, maxLength: 512 }),
-  openid: Type.String({ minLength: 1, maxLength: 128 })
+  openid: Type.String({ minLength: 1, maxLength: 128 }),
+  mode: Type.Optional(Type.Union(PUSH_MODES.map((mode) => Type.Literal(mode))))
 }, { additionalProperties: false })
 
 const FollowBody = Type.Object({
@@ -30,6 +31,7 @@ export function scanFailureStatus (error: EmulatorError): number {
     case 'unknown_ticket': return 404
     case 'expired_ticket': return 410
     case 'unknown_user': return 400
+    case 'unsupported_mode': return 400
     default: return 502
   }
 }
@@ -86,7 +88,8 @@ const control: FastifyPluginAsyncTypebox<{ emulator: Emulator }> = async (fastif
   /** The phone page's scan, for scripts: the push and the service's answer as JSON. */
   fastify.post('/scan', { schema: { body: ScanBody } }, async (request, reply) => {
     try {
-      return await emulator.scan(request.body.ticket, request.body.openid)
+      const { ticket, openid, mode } = request.body
+      return await emulator.scan(ticket, openid, mode === undefined ? {} : { mode })
     } catch (error) {
       if (error instanceof EmulatorError) return reply.code(scanFailureStatus(error)).send({ error: error.code, message: error.message })
       throw error

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import QRCode from 'qrcode'
-import { createEmulator, EmulatorError, type EmulatedApi, type Emulator } from '../../src/emulator/emulator.js'
+import { createEmulator, EmulatorError, type EmulatedApi, type Emulator, type PushMode } from '../../src/emulator/emulator.js'
 import { wechatError } from '../../src/emulator/errors.js'
 import control, { scanFailureStatus } from './control.js'
 import { PAGE_CSP, resultPage, scanPage, type ScanOutcome } from './pages.js'
@@ -19,7 +19,8 @@ const AnyQuery = Type.Object({}, { additionalProperties: Type.Union([Type.String
 const TicketQuery = Type.Object({ ticket: Type.Optional(Type.String({ maxLength: 512 })) })
 const ScanForm = Type.Object({
   ticket: Type.Optional(Type.String({ maxLength: 512 })),
-  openid: Type.Optional(Type.String({ maxLength: 128 }))
+  openid: Type.Optional(Type.String({ maxLength: 128 })),
+  mode: Type.Optional(Type.String({ maxLength: 16 }))
 })
 
 /** WeChat's showqrcode serves 430 px images. */
@@ -42,6 +43,8 @@ function emulatorFromConfig (fastify: FastifyInstance): Emulator {
     appId: config.WECHAT_APP_ID,
     appSecret: config.WECHAT_APP_SECRET,
     token: config.WECHAT_TOKEN,
+    mode: config.WECHAT_EMULATOR_MODE,
+    ...(config.WECHAT_ENCODING_AES_KEY === undefined ? {} : { encodingAesKey: config.WECHAT_ENCODING_AES_KEY }),
     webhookUrl: () => `${listeningOrigin(fastify)}/wechat/webhook`,
     // A phone on the LAN must reach the scan page: WECHAT_EMULATOR_PUBLIC_URL when PUBLIC_URL is localhost.
     publicBase: () => `${(config.WECHAT_EMULATOR_PUBLIC_URL ?? config.PUBLIC_URL).replace(/\/+$/, '')}${prefix}`
@@ -129,11 +132,11 @@ const emulatorRoutes: FastifyPluginAsyncTypebox<EmulatorPluginOptions> = async (
     if (found.expired) {
       return page(reply, 410, resultPage({ ok: false, heading: 'QR code expired', detail: 'Ask the website for a new QR code.' }, undefined))
     }
-    return page(reply, 200, scanPage(found.code, emulator.users, emulator.now()))
+    return page(reply, 200, scanPage(found.code, emulator.users, emulator.now(), { mode: emulator.mode, modes: emulator.modes }))
   })
 
   fastify.post('/scan', { schema: { body: ScanForm } }, async (request, reply) => {
-    const { ticket, openid } = request.body
+    const { ticket, openid, mode } = request.body
     if (ticket === undefined || ticket === '' || openid === undefined || openid === '') {
       return page(reply, 400, resultPage({ ok: false, heading: 'Nothing scanned', detail: 'Pick a test user, then tap Scan.' }, ticket))
     }
@@ -141,13 +144,14 @@ const emulatorRoutes: FastifyPluginAsyncTypebox<EmulatorPluginOptions> = async (
     let outcome: ScanOutcome
     let status = 200
     try {
-      const result = await emulator.scan(ticket, openid)
+      // An unknown mode is refused by the emulator (unsupported_mode → 400), not silently replaced.
+      const result = await emulator.scan(ticket, openid, mode === undefined || mode === '' ? {} : { mode: mode as PushMode })
       const event = result.push.fields.Event === 'subscribe' ? 'subscribe (first follow)' : 'SCAN (already following)'
       const accepted = result.status === 200
       outcome = {
         ok: accepted,
         heading: accepted ? `Pushed to the service: ${result.body === '' ? '(empty answer)' : result.body.slice(0, 200)}` : `The service answered HTTP ${result.status}`,
-        detail: `${before?.nickname ?? openid} scanned; event ${event}.${accepted ? '' : ` Answer: ${result.body.slice(0, 500)}`}`
+        detail: `${before?.nickname ?? openid} scanned; event ${event}, ${result.push.mode} mode.${accepted ? '' : ` Answer: ${result.body.slice(0, 500)}`}`
       }
     } catch (error) {
       if (!(error instanceof EmulatorError)) throw error

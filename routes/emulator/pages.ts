@@ -1,4 +1,4 @@
-import type { QrCodeRecord, TestUser } from '../../src/emulator/emulator.js'
+import type { PushMode, QrCodeRecord, TestUser } from '../../src/emulator/emulator.js'
 
 /**
  * The emulator's "phone": plain HTML forms, inline CSS, no script and nothing external, so the pages
@@ -51,7 +51,7 @@ function layout (title: string, content: string): string {
 <main>
 ${content}
 </main>
-<footer>Pushes are signed with the webhook Token, like WeChat's.</footer>
+<footer>Pushes are signed with the webhook Token (and encrypted with the EncodingAESKey in compatible and safe mode), like WeChat's.</footer>
 </body>
 </html>
 `
@@ -72,8 +72,27 @@ function userChoice (user: TestUser, checked: boolean): string {
 </label>`
 }
 
-/** The page a QR code opens: pick who scans, then "Scan" (a form POST to ./scan). */
-export function scanPage (code: QrCodeRecord, users: readonly TestUser[], now: number): string {
+const MODE_LABELS: Readonly<Record<PushMode, string>> = {
+  plaintext: 'plaintext',
+  compatible: 'compatible (plaintext + Encrypt)',
+  safe: 'safe (Encrypt only)'
+}
+
+/** The console's message modes this emulator can push in; shown only when there is a choice. */
+function modeChoices ({ mode, modes }: { mode: PushMode, modes: readonly PushMode[] }): string {
+  if (modes.length < 2) return ''
+  const options = modes.map((candidate) => `<label class="user">
+<input type="radio" name="mode" value="${candidate}"${candidate === mode ? ' checked' : ''}>
+<span class="who"><span class="name">${escapeHtml(MODE_LABELS[candidate])}</span></span>
+</label>`).join('\n')
+  return `<fieldset>
+<legend>Message encryption</legend>
+${options}
+</fieldset>`
+}
+
+/** The page a QR code opens: pick who scans (and the encryption mode), then "Scan" (a form POST to ./scan). */
+export function scanPage (code: QrCodeRecord, users: readonly TestUser[], now: number, push: { mode: PushMode, modes: readonly PushMode[] } = { mode: 'plaintext', modes: ['plaintext'] }): string {
   const choices = users.map((user, index) => userChoice(user, index === 0)).join('\n')
   return layout('Scan · WeChat emulator', `<section class="card">
 <h1>Scan this QR code as…</h1>
@@ -85,6 +104,7 @@ export function scanPage (code: QrCodeRecord, users: readonly TestUser[], now: n
 <legend>Test user</legend>
 ${choices}
 </fieldset>
+${modeChoices(push)}
 <button type="submit">Scan</button>
 </form>
 </section>`)

@@ -2,45 +2,50 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { scanDedupKey } from '../../src/jobs/definitions.js'
 import { isOurScene } from '../../src/login/tokens.js'
+import { createMessageCrypto } from '../../src/wechat/crypto.js'
 import { toScanJob, toWeChatMessage } from '../../src/wechat/events.js'
-import { verifyRequestSignature } from '../../src/wechat/signature.js'
+import { openPush, PushRefused } from './encryption.js'
+import { ACK } from './reply.js'
+import { signedRequestHook } from './signed-request.js'
 import { registerXmlParser } from './xml-body.js'
 
 const SignedQuery = Type.Object({
   signature: Type.Optional(Type.String({ maxLength: 128 })),
   timestamp: Type.Optional(Type.String({ maxLength: 32 })),
   nonce: Type.Optional(Type.String({ maxLength: 128 })),
-  echostr: Type.Optional(Type.String({ maxLength: 1024 }))
+  echostr: Type.Optional(Type.String({ maxLength: 1024 })),
+  openid: Type.Optional(Type.String({ maxLength: 128 })),
+  /** "aes" in compatible and safe mode; absent (or "raw") in plaintext mode. */
+  encrypt_type: Type.Optional(Type.String({ maxLength: 16 })),
+  msg_signature: Type.Optional(Type.String({ maxLength: 128 }))
 })
-
-/** WeChat treats "success" as "received, no reply": no retry, nothing shown to the user. */
-const ACK = 'success'
 
 const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, drivers } = fastify
+  // Built at boot, so a bad EncodingAESKey stops the server rather than the first push.
+  const messageCrypto = config.WECHAT_ENCODING_AES_KEY === undefined
+    ? null
+    : createMessageCrypto({ token: config.WECHAT_TOKEN, encodingAesKey: config.WECHAT_ENCODING_AES_KEY, appId: config.WECHAT_APP_ID })
 
   await registerXmlParser(fastify, config.WEBHOOK_BODY_LIMIT)
 
-  // Before the body is read: an unsigned request costs us no parsing and enqueues nothing.
-  fastify.addHook('onRequest', async (request, reply) => {
-    if (!verifyRequestSignature(config.WECHAT_TOKEN, request.query as Record<string, unknown>)) {
-      request.log.warn('webhook signature mismatch')
-      return reply.code(401).send({ error: 'bad_signature' })
-    }
-  })
+  // Before the body is read: an unsigned or stale request costs us no parsing and enqueues nothing.
+  fastify.addHook('onRequest', signedRequestHook({ token: config.WECHAT_TOKEN, toleranceSeconds: config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS }))
 
   fastify.setErrorHandler((error: Error & { statusCode?: number, code?: string }, request, reply) => {
     // Before the handler ran, the only failure left is the XML parser's own (past its validator).
     const parseFailure = error.statusCode === undefined && request.body === undefined
     const status = parseFailure ? 400 : error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : undefined
     if (status !== undefined) {
-      request.log.warn({ code: error.code, reason: error.message }, 'webhook request refused')
-      return reply.code(status).send({ error: parseFailure ? 'malformed_xml' : error.code ?? 'bad_request' })
+      const code = parseFailure ? 'malformed_xml' : error.code ?? 'bad_request'
+      // Not under "code": the logger redacts that key everywhere (it is the login code's name).
+      request.log.warn({ error: code, reason: error.message }, 'webhook request refused')
+      return reply.code(status).send({ error: code })
     }
     throw error
   })
 
-  /** The URL check of the WeChat console: echo `echostr` once the signature matched. */
+  /** The URL check of the WeChat console: echo `echostr` once the signature matched (every mode). */
   fastify.get('/webhook', { schema: { querystring: SignedQuery } }, async (request, reply) => {
     const { echostr } = request.query
     if (echostr === undefined) return reply.code(400).send({ error: 'missing_echostr' })
@@ -48,7 +53,16 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/webhook', { schema: { querystring: SignedQuery } }, async (request, reply) => {
-    const message = toWeChatMessage(request.body)
+    let body: unknown
+    try {
+      ({ body } = openPush(request.body, request.query, messageCrypto))
+    } catch (error) {
+      if (!(error instanceof PushRefused)) throw error
+      const level = error.error === 'encryption_not_configured' ? 'error' : 'warn'
+      request.log[level]({ ...error.log, error: error.error }, error.message)
+      return reply.code(error.statusCode).send({ error: error.error })
+    }
+    const message = toWeChatMessage(body)
     if (message === null) {
       request.log.warn('webhook body is not a WeChat message')
       return reply.code(400).send({ error: 'not_a_wechat_message' })

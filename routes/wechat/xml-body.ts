@@ -48,6 +48,10 @@ export function guardXmlStream (limit: number) {
       }
     })
     guarded.setEncoding('utf8')
+    // The XML parser listens for these errors and answers 413/400. When no parser reads the body
+    // (a content type we do not parse is answered 415 first), nobody else would: without a
+    // listener an oversized or DTD-bearing body sent as text/plain would crash the process.
+    guarded.on('error', () => {})
     return payload.pipe(guarded)
   }
 }

@@ -1,14 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent } from 'undici'
+import { createMessageCrypto, type MessageCrypto } from '../wechat/crypto.js'
 import { EmulatorError, wechatError, type WeChatErrorBody } from './errors.js'
 import { createFaults, type DownMode, type EmulatedApi, type Faults } from './faults.js'
-import { buildPush, sendPush, signedQuery, type PushFields, type PushResult, type WeChatPush } from './push.js'
+import { buildPush, isPushMode, sendPush, type PushFields, type PushMode, type PushResult, type WeChatPush } from './push.js'
 import { createQrCodeStore, parseQrCodeRequest, type QrCodeRecord } from './qrcodes.js'
 import { createTokenIssuer, type ForceRefreshLimits } from './tokens.js'
 import { createUsers, DEFAULT_USERS, type TestUserSeed, type UserState } from './users.js'
 
-export type { PushResult, WeChatPush, PushFields } from './push.js'
+export type { PushResult, WeChatPush, PushFields, PushMode } from './push.js'
+export { PUSH_MODES, isPushMode } from './push.js'
 export type { Faults, FaultSpec, FaultTarget, EmulatedApi, ActiveFault, DownMode } from './faults.js'
 export type { QrCodeRecord } from './qrcodes.js'
 export type { TestUserSeed } from './users.js'
@@ -29,6 +31,10 @@ export interface EmulatorOptions {
   webhookUrl: () => string
   /** Public base of the emulator's routes (e.g. http://192.168.1.5:3000/_emulator): the QR encodes `${publicBase()}/scan?ticket=…`. */
   publicBase: () => string
+  /** How pushes are sent, as set in the console: plaintext (default), compatible or safe. */
+  mode?: PushMode
+  /** The console's EncodingAESKey: needed for compatible and safe mode (and to offer them per scan). */
+  encodingAesKey?: string
   /** The account's original id (`ToUserName` of pushes); derived from the appId when absent. */
   originalId?: string
   /** Test users; four by default (two following, two not; one of each without unionid). */
@@ -77,8 +83,17 @@ export type ApiOutcome =
   | { kind: 'json', body: Readonly<Record<string, unknown>> }
   | { kind: 'down', mode: DownMode }
 
+/** Per push: another mode than the emulator's own (one of `modes`). */
+export interface PushOptions {
+  mode?: PushMode
+}
+
 export interface Emulator {
   readonly appId: string
+  /** The mode pushes use unless a call asks for another. */
+  readonly mode: PushMode
+  /** The modes a push can use: plaintext, plus compatible and safe when an EncodingAESKey is set. */
+  readonly modes: readonly PushMode[]
   /** `gh_…`, the ToUserName of every push. */
   readonly originalId: string
   /** Snapshots: reading twice gives two independent copies. */
@@ -92,9 +107,9 @@ export interface Emulator {
   /** The QR code of a ticket, expired or not; null when unknown. */
   findQrCode (ticket: string): { code: QrCodeRecord, expired: boolean } | null
   /** Scans the QR of `ticket` as `openid`: pushes the signed subscribe/SCAN event to the webhook. */
-  scan (ticket: string, openid: string): Promise<PushResult>
-  /** Pushes any message or event (e.g. an unsubscribe, a text message) signed like WeChat. */
-  pushEvent (fields: PushFields): Promise<PushResult>
+  scan (ticket: string, openid: string, options?: PushOptions): Promise<PushResult>
+  /** Pushes any message or event (e.g. an unsubscribe, a text message) signed (and encrypted) like WeChat. */
+  pushEvent (fields: PushFields, options?: PushOptions): Promise<PushResult>
   /** Sends a push again byte for byte, as WeChat's retries do; takes the push or the result of scan/pushEvent. */
   replay (push: WeChatPush | PushResult): Promise<PushResult>
   /** Invalidates every access token issued so far (WeChat does this when a token is refreshed elsewhere). */
@@ -164,6 +179,9 @@ function checkOptions (options: EmulatorOptions, users: readonly TestUserSeed[])
     throw new TypeError('emulator option pushTimeoutMs must be a positive integer')
   }
   if (users.length === 0) throw new TypeError('the emulator needs at least one test user')
+  const { mode = 'plaintext', encodingAesKey } = options
+  if (!isPushMode(mode)) throw new TypeError('emulator option mode must be plaintext, compatible or safe')
+  if (mode !== 'plaintext' && encodingAesKey === undefined) throw new TypeError(`emulator mode ${mode} needs the encodingAesKey option`)
 }
 
 export function createEmulator (options: EmulatorOptions): Emulator {
@@ -176,6 +194,12 @@ export function createEmulator (options: EmulatorOptions): Emulator {
   const originalId = options.originalId ?? `gh_${createHash('sha256').update(`gh:${appId}`).digest('hex').slice(0, 12)}`
   const seeds = options.users ?? DEFAULT_USERS
   checkOptions(options, seeds)
+  const defaultMode = options.mode ?? 'plaintext'
+  // Throws on a malformed key (without echoing it): a demo with a broken emulator should not start.
+  const crypto: MessageCrypto | null = options.encodingAesKey === undefined
+    ? null
+    : createMessageCrypto({ token, encodingAesKey: options.encodingAesKey, appId })
+  const modes: readonly PushMode[] = crypto === null ? ['plaintext'] : ['plaintext', 'compatible', 'safe']
   const counters: EmulatorCounters = { tokenFetches: 0, qrCreates: 0, userInfoCalls: 0, tokensIssued: 0, pushes: 0 }
   const faults = createFaults(now)
   const tokens = createTokenIssuer({
@@ -295,8 +319,16 @@ export function createEmulator (options: EmulatorOptions): Emulator {
     return createTime
   }
 
+  function signing (openid: string | undefined, options: PushOptions | undefined) {
+    const mode = options?.mode ?? defaultMode
+    if (!modes.includes(mode)) throw new EmulatorError('unsupported_mode', `cannot push in ${String(mode)} mode without an EncodingAESKey`)
+    return { token, openid, nowMs: now(), mode, crypto }
+  }
+
   const emulator: Emulator = {
     appId,
+    mode: defaultMode,
+    modes,
     originalId,
     get users () {
       return users.map(toTestUser)
@@ -327,13 +359,15 @@ export function createEmulator (options: EmulatorOptions): Emulator {
       return qrCodes.find(ticket)
     },
 
-    async scan (ticket, openid) {
+    async scan (ticket, openid, options) {
       const user = findUser(openid)
       if (user === undefined) throw new EmulatorError('unknown_user', `no test user has the openid ${openid}`)
       const found = qrCodes.find(ticket)
       if (found === null) throw new EmulatorError('unknown_ticket', 'this QR code was not created by this emulator (or was forgotten long ago)')
       if (found.expired) throw new EmulatorError('expired_ticket', 'this QR code has expired')
       const { code } = found
+      // Before any state changes: a refused mode is not a scan.
+      const sign = signing(user.openid, options)
       const url = resolveWebhook()
       const createTime = createTimeFor(user.openid)
       const firstFollow = !user.following
@@ -356,14 +390,15 @@ export function createEmulator (options: EmulatorOptions): Emulator {
         EventKey: firstFollow ? `qrscene_${code.scene}` : code.scene,
         Ticket: code.ticket
       }
-      return send(buildPush(url, signedQuery(token, user.openid, now()), fields))
+      return send(buildPush(url, sign, fields))
     },
 
-    async pushEvent (input) {
+    async pushEvent (input, options) {
       const fields: Record<string, string | number | bigint> = { ...input }
       const openid = typeof fields.FromUserName === 'string' ? fields.FromUserName : undefined
+      const sign = signing(openid, options)
       fields.CreateTime ??= createTimeFor(openid)
-      return send(buildPush(resolveWebhook(), signedQuery(token, openid, now()), fields))
+      return send(buildPush(resolveWebhook(), sign, fields))
     },
 
     async replay (push) {

@@ -42,7 +42,7 @@ export function wechatError (errcode: number, detail?: string): WeChatErrorBody 
   return { errcode, errmsg: `${detail === undefined ? text : `${text}, ${detail}`} rid: ${newRid()}` }
 }
 
-export type EmulatorErrorCode = 'unknown_ticket' | 'expired_ticket' | 'unknown_user' | 'push_failed' | 'no_webhook'
+export type EmulatorErrorCode = 'unknown_ticket' | 'expired_ticket' | 'unknown_user' | 'push_failed' | 'no_webhook' | 'unsupported_mode'
 
 /** A scan or push the emulator cannot perform; `code` is for callers, `message` for people. */
 export class EmulatorError extends Error {

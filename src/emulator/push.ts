@@ -1,21 +1,35 @@
 import { randomInt } from 'node:crypto'
 import { request, type Dispatcher } from 'undici'
+import type { MessageCrypto } from '../wechat/crypto.js'
 import { wechatSignature } from '../wechat/signature.js'
 import { EmulatorError } from './errors.js'
 
 /** Strings go out in CDATA, numbers (CreateTime, MsgId as bigint) bare, as WeChat writes them. */
 export type PushFields = Readonly<Record<string, string | number | bigint>>
 
+/**
+ * The three message modes of the Official Account console. plaintext: the fields as XML;
+ * compatible: the same plus <Encrypt>; safe: only ToUserName and <Encrypt>. The last two add
+ * `encrypt_type=aes&msg_signature=…` to the query.
+ */
+export type PushMode = 'plaintext' | 'compatible' | 'safe'
+export const PUSH_MODES: readonly PushMode[] = ['plaintext', 'compatible', 'safe']
+
+export function isPushMode (value: unknown): value is PushMode {
+  return typeof value === 'string' && (PUSH_MODES as readonly string[]).includes(value)
+}
+
 /** One webhook request exactly as sent, so it can be sent again byte for byte (WeChat's retries). */
 export interface WeChatPush {
   /** Webhook URL including the signed query. */
   url: string
-  /** The raw query: signature, timestamp, nonce, openid. */
+  /** The raw query: signature, timestamp, nonce, openid (and encrypt_type, msg_signature when encrypted). */
   query: string
   /** The raw XML body. */
   body: string
-  /** The body's fields as strings, for assertions. */
+  /** The message's fields as strings, before any encryption, for assertions. */
   fields: Readonly<Record<string, string>>
+  mode: PushMode
 }
 
 export interface PushResult {
@@ -42,20 +56,41 @@ export function pushXml (fields: PushFields): string {
   return `<xml>\n${lines.join('\n')}\n</xml>`
 }
 
-/** signature = sha1 over sorted [token, timestamp, nonce]; WeChat adds the sender's openid to the query. */
-export function signedQuery (token: string, openid: string | undefined, nowMs: number): string {
+export interface PushSigning {
+  /** The webhook Token. */
+  token: string
+  /** The sender, added to the query as WeChat does; absent for pushes without a user. */
+  openid?: string
+  nowMs: number
+  mode: PushMode
+  /** Required for compatible and safe mode. */
+  crypto?: MessageCrypto | null
+}
+
+/**
+ * signature = sha1 over sorted [token, timestamp, nonce], in every mode; encrypted modes add
+ * msg_signature over [token, timestamp, nonce, Encrypt] with the same timestamp and nonce.
+ * Query order as WeChat sends it: signature, timestamp, nonce, openid, encrypt_type, msg_signature.
+ */
+export function buildPush (webhookUrl: string, { token, openid, nowMs, mode, crypto }: PushSigning, fields: PushFields): WeChatPush {
   const timestamp = String(Math.floor(nowMs / 1000))
   const nonce = String(randomInt(100_000_000, 2_147_483_647))
   const params = new URLSearchParams({ signature: wechatSignature([token, timestamp, nonce]), timestamp, nonce })
   if (openid !== undefined) params.set('openid', openid)
-  return params.toString()
-}
-
-export function buildPush (webhookUrl: string, query: string, fields: PushFields): WeChatPush {
-  const body = pushXml(fields)
+  const plainXml = pushXml(fields)
+  let body = plainXml
+  if (mode !== 'plaintext') {
+    if (crypto === undefined || crypto === null) throw new TypeError(`${mode} mode needs an EncodingAESKey`)
+    const { encrypt, msgSignature } = crypto.encrypt(plainXml, { timestamp, nonce })
+    params.set('encrypt_type', 'aes')
+    params.set('msg_signature', msgSignature)
+    const toUser = fields.ToUserName ?? ''
+    body = mode === 'safe' ? pushXml({ ToUserName: toUser, Encrypt: encrypt }) : pushXml({ ...fields, Encrypt: encrypt })
+  }
+  const query = params.toString()
   const separator = webhookUrl.includes('?') ? '&' : '?'
   const strings = Object.fromEntries(Object.entries(fields).map(([name, value]) => [name, String(value)]))
-  return { url: `${webhookUrl}${separator}${query}`, query, body, fields: strings }
+  return { url: `${webhookUrl}${separator}${query}`, query, body, fields: strings, mode }
 }
 
 /** POSTs a push like WeChat does: text/xml, and no answer within the deadline counts as a failure. */

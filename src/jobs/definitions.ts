@@ -11,8 +11,12 @@ export interface ScanJob {
 }
 
 /**
- * WeChat retries an unanswered push up to 3 times within ~15 s; events are deduplicated by
- * FromUserName + CreateTime (+ Event, so a subscribe and a SCAN in the same second stay apart).
+ * WeChat retries an unanswered push up to 3 times within ~15 s, byte for byte. Its documented keys
+ * are MsgId for messages and FromUserName + CreateTime for events. Only scan events are queued
+ * (text and other messages are acknowledged and dropped, so MsgId never needs to be a key); the
+ * key adds Event so a subscribe and a SCAN in the same second stay apart. A second real scan has a
+ * later CreateTime, so it is a new job: the processor's compare-and-set on the login makes it a
+ * no-op once the login is confirmed ('already_confirmed').
  */
 export function scanDedupKey (job: Pick<ScanJob, 'openid' | 'createTime' | 'event'>): string {
   return `${job.openid}:${job.createTime}:${job.event}`
