@@ -1,9 +1,10 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
 
-const LogLevel = Type.Union(
-  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level))
-)
+/** A string enum ajv reports as "must be equal to one of the allowed values", not as an anyOf of literals. */
+function StringEnum<const T extends readonly string[]> (values: T, options: { default: T[number], description?: string }) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: values, ...options })
+}
 
 const SecretString = (description: string, minLength = 1) =>
   Type.String({ minLength, description })
@@ -38,7 +39,7 @@ export const ConfigSchema = Type.Object({
     maximum: 120000,
     description: 'Total time a WeChat call may spend retrying -1 (busy) and network errors'
   }),
-  WECHAT_TOKEN_MODE: Type.Union([Type.Literal('stable'), Type.Literal('legacy')], {
+  WECHAT_TOKEN_MODE: StringEnum(['stable', 'legacy'], {
     default: 'stable',
     description: 'stable: cgi-bin/stable_token (recommended); legacy: cgi-bin/token'
   }),
@@ -71,7 +72,7 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_STATUS_PER_IP: Type.Integer({ default: 120, minimum: 0, description: 'Status polls per IP per minute; 0 = off' }),
   RATE_LIMIT_EXCHANGE_PER_KEY: Type.Integer({ default: 600, minimum: 0, description: 'Exchange attempts per API key per minute; 0 = off' }),
 
-  LOG_LEVEL: Type.Unsafe<Static<typeof LogLevel>>({ ...LogLevel, default: 'info' }),
+  LOG_LEVEL: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   RUN_WORKER: Type.Boolean({ default: true }),
   WORKER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1, maximum: 1000 }),
 
@@ -80,7 +81,7 @@ export const ConfigSchema = Type.Object({
     pattern: '^https?://[^/?#]+(/[^?#]*)?$',
     description: "Where a phone reaches the emulator's scan page (default PUBLIC_URL)"
   })),
-  WECHAT_EMULATOR_MODE: Type.Union([Type.Literal('plaintext'), Type.Literal('compatible'), Type.Literal('safe')], {
+  WECHAT_EMULATOR_MODE: StringEnum(['plaintext', 'compatible', 'safe'], {
     default: 'plaintext',
     description: "How the emulator's pushes are encrypted (compatible/safe need WECHAT_ENCODING_AES_KEY)"
   })
