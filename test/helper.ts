@@ -4,12 +4,16 @@ import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import { WebSocket } from 'ws'
-import type { Test } from 'tap'
 import app from '../src/app.js'
 import { loadConfig, type Config, type Env } from '../src/config.js'
 import { serverOptions } from '../src/server.js'
 import type { CreatedLogin } from '../src/login/service.js'
 import { startEmulatorServer, type EmulatorServer } from '../routes/emulator/server.js'
+
+/** What the helpers need of a test: somewhere to register cleanup. A tap Test is one; so is a benchmark's scope. */
+export interface Scope {
+  after (cleanup: () => unknown): void
+}
 
 /** Test credentials: never real ones. */
 export const TEST_WECHAT = {
@@ -42,7 +46,7 @@ export async function deleteKeys (prefix: string): Promise<void> {
 }
 
 /** Deletes every key under `prefix` when the test ends. */
-export function cleanupKeys (t: Test, prefix: string): void {
+export function cleanupKeys (t: Scope, prefix: string): void {
   t.after(() => deleteKeys(prefix))
 }
 
@@ -51,7 +55,7 @@ export interface TestEmulator extends EmulatorServer {
   pushTo (target: TestApp): void
 }
 
-export async function startEmulator (t: Test): Promise<TestEmulator> {
+export async function startEmulator (t: Scope): Promise<TestEmulator> {
   let webhookUrl = ''
   const server = await startEmulatorServer({
     appId: TEST_WECHAT.WECHAT_APP_ID,
@@ -89,7 +93,7 @@ export interface BuildOptions {
 }
 
 /** Builds the app as the server entry would, listening on a free loopback port; closed after the test. */
-export async function build (t: Test, { driver = 'redis', env = {}, prefix, emulator }: BuildOptions = {}): Promise<TestApp> {
+export async function build (t: Scope, { driver = 'redis', env = {}, prefix, emulator }: BuildOptions = {}): Promise<TestApp> {
   const keyPrefix = prefix ?? uniquePrefix('app')
   if (prefix === undefined) cleanupKeys(t, keyPrefix)
   // The port is chosen first so PUBLIC_URL (and with it the allowed WebSocket origin) is the real one.
@@ -207,7 +211,7 @@ export interface RedisProxy {
 }
 
 /** A TCP proxy in front of the real Redis, so a test can take Redis away from one app and give it back. */
-export async function startRedisProxy (t: Test): Promise<RedisProxy> {
+export async function startRedisProxy (t: Scope): Promise<RedisProxy> {
   const { createServer, connect } = await import('node:net')
   const target = new URL(redisUrl)
   const sockets = new Set<import('node:net').Socket>()
