@@ -42,7 +42,11 @@ export default fp(async function wechatPlugin (fastify) {
     if (config.WECHAT_EMULATOR && address !== null) return `http://127.0.0.1:${address.port}/_emulator`
     return config.WECHAT_API_BASE
   }
-  const retry = { deadlineMs: config.WECHAT_RETRY_DEADLINE_MS }
+  // On shutdown retries stop at once: a job caught mid-retry fails now and BullMQ runs it again later,
+  // instead of holding the close for the whole retry deadline.
+  const shuttingDown = new AbortController()
+  fastify.addHook('preClose', async () => { shuttingDown.abort() })
+  const retry = { deadlineMs: config.WECHAT_RETRY_DEADLINE_MS, signal: shuttingDown.signal }
   const http = createWeChatHttp({ baseUrl, timeoutMs: config.WECHAT_TIMEOUT_MS, dispatcher: wechatDispatcher, retry, log })
 
   let source: TokenSource

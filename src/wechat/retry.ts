@@ -11,6 +11,8 @@ export interface RetryPolicy {
   maxDelayMs?: number
   /** Attempts in all, whatever the deadline still allows. */
   maxAttempts?: number
+  /** Aborted when the process shuts down: no further attempt, so a closing worker is not held for the deadline. */
+  signal?: AbortSignal
 }
 
 export const DEFAULT_BASE_DELAY_MS = 100
@@ -45,7 +47,7 @@ export interface RetryContext {
 
 /** Runs `attempt` until it succeeds, fails for good, or the policy's bound or deadline is reached. */
 export async function withRetry<T> (attempt: (n: number) => Promise<T>, policy: RetryPolicy, { api, log, now = Date.now }: RetryContext): Promise<T> {
-  const { deadlineMs, baseDelayMs = DEFAULT_BASE_DELAY_MS, maxDelayMs = DEFAULT_MAX_DELAY_MS, maxAttempts = DEFAULT_MAX_ATTEMPTS } = policy
+  const { deadlineMs, baseDelayMs = DEFAULT_BASE_DELAY_MS, maxDelayMs = DEFAULT_MAX_DELAY_MS, maxAttempts = DEFAULT_MAX_ATTEMPTS, signal } = policy
   const deadline = now() + deadlineMs
   for (let n = 0; ; n++) {
     try {
@@ -53,9 +55,14 @@ export async function withRetry<T> (attempt: (n: number) => Promise<T>, policy: 
     } catch (error) {
       if (!isRetryable(error) || n + 1 >= maxAttempts) throw error
       const delayMs = backoffDelay(n, baseDelayMs, maxDelayMs)
-      if (now() + delayMs > deadline) throw error
+      if (now() + delayMs > deadline || signal?.aborted === true) throw error
       log?.debug({ api, attempt: n + 1, delayMs, ...reason(error) }, 'WeChat call failed, retrying')
-      await sleep(delayMs)
+      try {
+        await sleep(delayMs, undefined, signal === undefined ? undefined : { signal })
+      } catch {
+        // Shutting down: the caller gets WeChat's own failure, and BullMQ retries the job elsewhere.
+        throw error
+      }
     }
   }
 }

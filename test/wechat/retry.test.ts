@@ -63,3 +63,21 @@ t.test('errcodeAdvice: what an operator changes, and where', async (t) => {
   t.equal(errcodeAdvice(0), undefined)
   t.equal(errcodeAdvice(12345), undefined)
 })
+
+t.test('withRetry: shutting down stops the retries at once with WeChat\'s own error', async (t) => {
+  const shuttingDown = new AbortController()
+  let attempts = 0
+  const busy = new WeChatApiError('user/info', -1, 'system error')
+  const pending = withRetry(async () => {
+    attempts++
+    // The first failure is followed by a backoff; shutdown begins during it.
+    queueMicrotask(() => shuttingDown.abort())
+    throw busy
+  }, { deadlineMs: 60_000, baseDelayMs: 30_000, signal: shuttingDown.signal }, { api: 'user/info' })
+  await t.rejects(pending, busy)
+  t.equal(attempts, 1, 'no attempt after the shutdown began')
+
+  let afterAbort = 0
+  await t.rejects(withRetry(async () => { afterAbort++; throw busy }, { deadlineMs: 60_000, signal: shuttingDown.signal }, { api: 'user/info' }), busy)
+  t.equal(afterAbort, 1, 'an already-aborted policy makes one attempt and no retry')
+})
