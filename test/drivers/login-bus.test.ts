@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
+import { once } from 'node:events'
+import { closeConnection, connect, createCommandConnection } from '../../src/drivers/redis/connections.js'
+import { createRedisLoginBus } from '../../src/drivers/redis/login-bus.js'
+import { redisUrl, uniquePrefix } from '../helper.js'
 import { driverMatrix, inspector, type DriverCase } from './matrix.js'
 
 const newScene = () => randomBytes(24).toString('base64url')
@@ -123,4 +127,49 @@ t.test('Redis bus: one subscription per scene however many listeners, dropped wi
   t.equal(await subscriptions(b), 1, 'other scenes untouched')
   await leaveB()
   t.equal(await subscriptions(b), 0)
+})
+
+t.test('redis: a subscriber connection killed mid-login', async (t) => {
+  const prefix = uniquePrefix('bus-reconnect')
+  const publisher = createCommandConnection(redisUrl, 'wql-test-publisher')
+  const subscriber = createCommandConnection(redisUrl, 'wql-test-subscriber')
+  subscriber.on('error', () => {})
+  t.after(() => Promise.all([closeConnection(publisher), closeConnection(subscriber)]))
+  await Promise.all([connect(publisher), connect(subscriber)])
+  const bus = createRedisLoginBus(publisher, subscriber, prefix)
+  const redis = await inspector(t)
+  const subscriptions = async (scene: string) => (await redis.call('PUBSUB', 'NUMSUB', `${prefix}login:${scene}`) as [string, number])[1]
+  /** Kills the subscriber's connection; resolves once the client noticed, with its reconnection. */
+  const killSubscriber = async () => {
+    const id = await subscriber.client('ID')
+    const noticed = once(subscriber, 'close')
+    const reconnected = once(subscriber, 'ready')
+    await redis.call('CLIENT', 'KILL', 'ID', String(id))
+    await noticed
+    return { reconnected }
+  }
+
+  const kept = newScene()
+  const left = newScene()
+  const keptListener = countingListener()
+  await bus.subscribe(kept, keptListener)
+  const removeLeft = await bus.subscribe(left, countingListener())
+
+  const lookAgain = keptListener.next()
+  const { reconnected } = await killSubscriber()
+  t.not(subscriber.status, 'ready', 'the connection is down')
+  // Leaving while the connection is down: ioredis would resubscribe the channel on its own.
+  await removeLeft()
+  await reconnected
+  await lookAgain
+  t.ok(keptListener.count >= 1, 'after the reconnect the watcher is told to look again (messages may have been lost)')
+  t.equal(await subscriptions(kept), 1, 'the watched scene is subscribed again')
+
+  // The re-read above came after the subscription was back: a publish now is heard.
+  const heard = keptListener.next()
+  await bus.publish(kept)
+  await heard
+
+  // Whether the scene was left before or after the reconnect, it was unsubscribed before watchers were told.
+  t.equal(await subscriptions(left), 0, 'a scene left during the outage holds no subscription afterwards')
 })

@@ -12,17 +12,31 @@ interface Channel {
  */
 export function createRedisLoginBus (publisher: Redis, subscriber: Redis, prefix: string): LoginBus {
   const channels = new Map<string, Channel>()
+  /** Left while the connection was down: ioredis will resubscribe them on reconnect unless told not to. */
+  const dropWhenBack = new Set<string>()
   const channelName = (scene: string) => `${prefix}login:${scene}`
   let connectedOnce = subscriber.status === 'ready'
 
   subscriber.on('message', (channel: string) => {
     for (const listener of channels.get(channel)?.listeners ?? []) listener()
   })
-  // Pub/sub is at most once: after a reconnect (ioredis resubscribes) every watcher looks again.
+  // Pub/sub is at most once: after a reconnect every watcher looks again, but only once the channels
+  // are subscribed again (ioredis emits 'ready' before it resubscribes), or a change could fall between.
   subscriber.on('ready', () => {
     if (!connectedOnce) { connectedOnce = true; return }
-    for (const channel of channels.values()) for (const listener of channel.listeners) listener()
+    resubscribed().catch(() => {
+      // The connection dropped again; the next 'ready' repeats this.
+    })
   })
+
+  async function resubscribed (): Promise<void> {
+    const stale = [...dropWhenBack].filter((name) => !channels.has(name))
+    dropWhenBack.clear()
+    if (stale.length > 0) await subscriber.unsubscribe(...stale)
+    const live = [...channels.keys()]
+    if (live.length > 0) await subscriber.subscribe(...live)
+    for (const name of live) for (const listener of channels.get(name)?.listeners ?? []) listener()
+  }
 
   return {
     async publish (scene) {
@@ -50,7 +64,16 @@ export function createRedisLoginBus (publisher: Redis, subscriber: Redis, prefix
         if (!joined.listeners.delete(listener) || joined.listeners.size > 0) return
         if (channels.get(name) === joined) channels.delete(name)
         // Redis runs this connection's commands in order: a SUBSCRIBE sent after this one wins.
-        if (subscriber.status === 'ready') await subscriber.unsubscribe(name)
+        if (subscriber.status !== 'ready') {
+          dropWhenBack.add(name)
+          return
+        }
+        try {
+          await subscriber.unsubscribe(name)
+        } catch (error) {
+          dropWhenBack.add(name)
+          throw error
+        }
       }
     },
 
