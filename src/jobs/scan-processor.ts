@@ -26,11 +26,17 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now =
   return async function processScan (job) {
     const { scene } = job
     const scanned = await store.markScanned(scene, now())
-    if (scanned === 'missing' || scanned === 'expired' || scanned === 'already_confirmed') {
+    if (scanned === 'missing' || scanned === 'expired') {
       log.info({ scene, outcome: scanned }, 'scan ignored')
       return
     }
-    if (scanned === 'changed') await bus.publish(scene)
+    if (scanned === 'already_confirmed') {
+      // A re-run after a crash between confirming and publishing: the page must still hear of it.
+      await bus.publish(scene)
+      return
+    }
+    // Not awaited: the page's "scanned" must not delay the user/info call that confirms.
+    if (scanned === 'changed') publishQuietly(scene)
 
     let user
     try {
@@ -46,6 +52,11 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now =
     const identity = { openid: user.openid, unionid: user.unionid, subscribed: user.subscribed, scene, confirmedAt }
     const confirmed = await store.confirm(scene, identity, newLoginCode(), codeTtlMs, confirmedAt)
     log.info({ scene, outcome: confirmed }, 'scan confirmed')
-    if (confirmed === 'changed') await bus.publish(scene)
+    // Published for 'already_confirmed' too: whoever confirmed may have died before publishing.
+    if (confirmed === 'changed' || confirmed === 'already_confirmed') await bus.publish(scene)
+  }
+
+  function publishQuietly (scene: string): void {
+    bus.publish(scene).catch((error: unknown) => log.warn({ scene, err: error }, 'publishing "scanned" failed'))
   }
 }

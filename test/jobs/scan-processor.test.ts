@@ -1,0 +1,58 @@
+import t from 'tap'
+import { createScanProcessor } from '../../src/jobs/scan-processor.js'
+import { newScene, sha256 } from '../../src/login/tokens.js'
+import type { WeChatUser } from '../../src/wechat/client.js'
+import { WeChatApiError } from '../../src/wechat/errors.js'
+import { PermanentJobError } from '../../src/jobs/definitions.js'
+import { captureLog, driverMatrix } from '../drivers/matrix.js'
+
+/** WeChat's user/info, as the emulator would answer it; counts its calls. */
+function userInfo (answer: (openid: string) => WeChatUser | Error) {
+  const calls: string[] = []
+  return {
+    calls,
+    async userInfo (openid: string) {
+      calls.push(openid)
+      const result = answer(openid)
+      if (result instanceof Error) throw result
+      return result
+    }
+  }
+}
+
+for (const driver of driverMatrix('scan-processor')) {
+  t.test(`${driver.name}: a re-run after a crash between confirming and publishing still tells the page, with the same code`, async (t) => {
+    const { drivers: { store, bus } } = await driver.create(t)
+    const scene = newScene()
+    const now = Date.now()
+    await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
+    // The first run confirmed, then died before its publish.
+    await store.confirm(scene, { openid: 'oUser', unionid: null, scene, subscribed: true, confirmedAt: now }, 'first-code', 60_000, now)
+
+    let told = 0
+    let tell = () => {}
+    const toldOnce = new Promise<void>((resolve) => { tell = resolve })
+    await bus.subscribe(scene, () => { told++; tell() })
+    const wechat = userInfo((openid) => ({ openid, unionid: null, subscribed: true }))
+    const processScan = createScanProcessor({ store, bus, wechat, codeTtlMs: 60_000, log: captureLog() })
+    await processScan({ scene, openid: 'oUser', event: 'SCAN', createTime: '1' }, 2)
+    await toldOnce
+    t.equal(told, 1, 'the page was told to look again')
+    t.equal((await store.get(scene))?.code, 'first-code', 'and still sees the first code')
+    t.same(wechat.calls, [], 'no second user/info call')
+  })
+
+  t.test(`${driver.name}: a permanent user/info refusal is not retried; a busy WeChat is`, async (t) => {
+    const { drivers: { store, bus } } = await driver.create(t)
+    const scene = newScene()
+    const now = Date.now()
+    await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
+    const job = { scene, openid: 'oForged', event: 'SCAN' as const, createTime: '1' }
+
+    const refused = createScanProcessor({ store, bus, wechat: userInfo(() => new WeChatApiError('user/info', 40003, 'invalid openid')), codeTtlMs: 60_000, log: captureLog() })
+    await t.rejects(refused(job, 1), PermanentJobError)
+    const busy = createScanProcessor({ store, bus, wechat: userInfo(() => new WeChatApiError('user/info', -1, 'system busy')), codeTtlMs: 60_000, log: captureLog() })
+    await t.rejects(busy(job, 1), WeChatApiError, 'thrown as is: BullMQ retries it with backoff')
+    t.equal((await store.get(scene))?.status, 'scanned', 'nothing confirmed on the way')
+  })
+}
