@@ -54,6 +54,10 @@ export const ConfigSchema = Type.Object({
     description: 'EncodingAESKey of the console (43 letters/digits): enables compatible and safe mode'
   })),
   WECHAT_TIMESTAMP_TOLERANCE_SECONDS: Type.Integer({ default: 300, minimum: 1, maximum: 86400 }),
+  WECHAT_ALLOW_PLAINTEXT: Type.Boolean({
+    default: false,
+    description: 'With WECHAT_ENCODING_AES_KEY set, still accept plaintext pushes (only while switching the console mode)'
+  }),
 
   API_KEY: SecretString('Bearer key of the application backend for /api/login/exchange', 16),
   LOGIN_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1, maximum: 2592000, description: 'QR and login lifetime; WeChat allows up to 30 days' }),

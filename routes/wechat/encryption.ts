@@ -44,15 +44,21 @@ function encryptField (body: unknown): string | undefined {
 }
 
 /**
- * Plaintext pushes pass through. `encrypt_type=aes` (compatible and safe mode) needs our
- * EncodingAESKey and a `msg_signature` over [token, timestamp, nonce, Encrypt]; the decrypted XML
- * replaces the body whole: in compatible mode the plaintext copies beside <Encrypt> are signed by
- * nothing and are ignored. A push without `encrypt_type` is accepted even when a key is configured,
- * since WeChat keeps sending plaintext until the console's switch to compatible/safe is saved.
+ * `encrypt_type=aes` (compatible and safe mode) needs our EncodingAESKey and a `msg_signature`
+ * over [token, timestamp, nonce, Encrypt]; the decrypted XML replaces the body whole: in compatible
+ * mode the plaintext copies beside <Encrypt> are signed by nothing and are ignored. Once a key is
+ * configured a plaintext push is refused: its signature does not cover the body, so accepting it
+ * would let anyone who saw one signed URL downgrade and forge within the timestamp window.
+ * `allowPlaintext` (WECHAT_ALLOW_PLAINTEXT) lifts that while the console's mode is being switched.
  */
-export function openPush (body: unknown, query: EncryptionQuery, crypto: MessageCrypto | null): OpenedPush {
+export function openPush (body: unknown, query: EncryptionQuery, crypto: MessageCrypto | null, allowPlaintext: boolean): OpenedPush {
   const encryptType = query.encrypt_type
-  if (encryptType === undefined || encryptType === 'raw') return { body, encrypted: false }
+  if (encryptType === undefined || encryptType === 'raw') {
+    if (crypto !== null && !allowPlaintext) {
+      throw new PushRefused(401, 'encryption_required', 'plaintext webhook push refused: WECHAT_ENCODING_AES_KEY is set (WECHAT_ALLOW_PLAINTEXT=1 accepts them while switching modes)')
+    }
+    return { body, encrypted: false }
+  }
   if (encryptType !== 'aes') {
     throw new PushRefused(400, 'unsupported_encrypt_type', 'webhook push with an unknown encrypt_type', { encryptType: encryptType.slice(0, 16) })
   }

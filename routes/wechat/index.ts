@@ -55,7 +55,7 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/webhook', { schema: { querystring: SignedQuery } }, async (request, reply) => {
     let body: unknown
     try {
-      ({ body } = openPush(request.body, request.query, messageCrypto))
+      ({ body } = openPush(request.body, request.query, messageCrypto, config.WECHAT_ALLOW_PLAINTEXT))
     } catch (error) {
       if (!(error instanceof PushRefused)) throw error
       const level = error.error === 'encryption_not_configured' ? 'error' : 'warn'

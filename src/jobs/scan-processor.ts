@@ -26,13 +26,10 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now =
   return async function processScan (job) {
     const { scene } = job
     const scanned = await store.markScanned(scene, now())
-    if (scanned === 'missing' || scanned === 'expired') {
+    if (scanned === 'missing' || scanned === 'expired' || scanned === 'already_confirmed') {
       log.info({ scene, outcome: scanned }, 'scan ignored')
-      return
-    }
-    if (scanned === 'already_confirmed') {
       // A re-run after a crash between confirming and publishing: the page must still hear of it.
-      await bus.publish(scene)
+      if (scanned === 'already_confirmed') await bus.publish(scene)
       return
     }
     // Not awaited: the page's "scanned" must not delay the user/info call that confirms.

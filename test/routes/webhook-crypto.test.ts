@@ -45,7 +45,8 @@ t.test('the emulator pushes in each mode and the webhook reads each', async (t) 
   for (const mode of ['plaintext', 'compatible', 'safe'] as const) {
     t.test(mode, async (t) => {
       const emulator = await startModeEmulator(t, mode)
-      const app = await aesApp(t)
+      // With a key set, plaintext is accepted only while switching modes.
+      const app = await aesApp(t, mode === 'plaintext' ? { WECHAT_ALLOW_PLAINTEXT: '1' } : {})
       emulator.pushTo(app)
       const result = await emulator.emulator.pushEvent({ ToUserName: emulator.emulator.originalId, FromUserName: 'oModeUser', MsgType: 'event', Event: 'SCAN', EventKey: SCENE, Ticket: 't' })
       t.same({ status: result.status, body: result.body }, { status: 200, body: 'success' })
@@ -201,11 +202,18 @@ t.test('an encrypted push without WECHAT_ENCODING_AES_KEY is a 400 with an error
   t.equal((await queuedScanJobs(t, app)).length, 0)
 })
 
-t.test('with a key set, plaintext pushes are still accepted (the console may be switching modes)', async (t) => {
-  const app = await aesApp(t)
-  t.same(await post(app, signedQuery(), scanXml(SCENE)), { status: 200, body: 'success' })
-  t.same(await post(app, signedQuery({ encrypt_type: 'raw' }), scanXml(SCENE, 'oRaw')), { status: 200, body: 'success' }, 'encrypt_type=raw is plaintext')
-  t.equal((await queuedScanJobs(t, app)).length, 2)
+t.test('with a key set, a plaintext push is a downgrade and is refused, unless WECHAT_ALLOW_PLAINTEXT', async (t) => {
+  const strict = await aesApp(t)
+  const refused = { status: 401, body: JSON.stringify({ error: 'encryption_required' }) }
+  t.same(await post(strict, signedQuery(), scanXml(SCENE)), refused, 'its signature does not cover the body: refused')
+  t.same(await post(strict, signedQuery({ encrypt_type: 'raw' }), scanXml(SCENE, 'oRaw')), refused, 'encrypt_type=raw is plaintext too')
+  t.equal((await queuedScanJobs(t, strict)).length, 0)
+  t.equal(logged(strict, 'plaintext webhook push refused: WECHAT_ENCODING_AES_KEY is set (WECHAT_ALLOW_PLAINTEXT=1 accepts them while switching modes)').length, 2, 'each refusal is logged with what to do')
+
+  const switching = await aesApp(t, { WECHAT_ALLOW_PLAINTEXT: '1' })
+  t.same(await post(switching, signedQuery(), scanXml(SCENE)), { status: 200, body: 'success' })
+  t.same(await post(switching, signedQuery({ encrypt_type: 'raw' }), scanXml(SCENE, 'oRaw')), { status: 200, body: 'success' })
+  t.equal((await queuedScanJobs(t, switching)).length, 2, 'while the console switches modes, plaintext is accepted')
 })
 
 t.test('an EncodingAESKey of any other length than 43 is refused at boot', async (t) => {

@@ -42,6 +42,9 @@ t.test('no log line carries a secret: full login, safe-mode push, bad requests',
   const user = emulator.emulator.users.find((candidate) => !candidate.following)!
   const scan = await emulator.emulator.scan(login.ticket, user.openid)
   t.equal(scan.push.mode, 'safe')
+  // A signed webhook URL is a credential for the whole timestamp window.
+  const pushed = new URLSearchParams(scan.push.query)
+  for (const name of ['signature', 'msg_signature', 'nonce']) secrets.set(`webhook ${name}`, pushed.get(name) ?? `missing ${name}`)
   const { message } = await waitForStatus(socket, 'confirmed')
   const code = message.code ?? ''
   secrets.set('login code', code)
