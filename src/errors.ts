@@ -6,6 +6,9 @@ export function isBackendUnavailable (error: unknown): boolean {
   if (!(error instanceof Error)) return false
   if (error.name === 'MaxRetriesPerRequestError') return true
   if (error.message.includes("Stream isn't writeable") || error.message.includes('Connection is closed')) return true
+  // commandTimeout expired; a replica promoted mid-failover; Redis still loading its data; out of memory.
+  if (error.message === 'Command timed out') return true
+  if (/^(READONLY|LOADING|OOM|MASTERDOWN|TRYAGAIN|CLUSTERDOWN) /.test(error.message)) return true
   const code = (error as { code?: unknown }).code
   return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE'
 }

@@ -5,7 +5,7 @@ import type { LoginBus } from '../login/bus.js'
 import type { LoginStore } from '../login/store.js'
 import type { TokenCache } from '../wechat/access-token.js'
 import { createEmbeddedDrivers } from './memory/drivers.js'
-import { closeConnection, connect, createBlockingConnectionOptions, createCommandConnection } from './redis/connections.js'
+import { closeConnection, connect, createBlockingConnectionOptions, createCommandConnection, logConnectionErrors } from './redis/connections.js'
 import { bullPrefix, createBullQueue, startBullWorker } from './redis/job-queue.js'
 import { createRedisLoginBus } from './redis/login-bus.js'
 import { createRedisLoginStore } from './redis/login-store.js'
@@ -32,20 +32,24 @@ export interface Drivers {
   close (): Promise<void>
 }
 
-export function createDrivers (config: Config): Drivers {
+/** Without a log (tools, tests) connection errors are dropped rather than printed to the console. */
+const silent: Log = { fatal () {}, error () {}, warn () {}, info () {}, debug () {} }
+
+export function createDrivers (config: Config, log: Log = silent): Drivers {
   if (config.REDIS_URL === undefined) return createEmbeddedDrivers()
-  return createRedisDrivers(config.REDIS_URL, config)
+  return createRedisDrivers(config.REDIS_URL, config, log)
 }
 
-function createRedisDrivers (url: string, config: Config): Drivers {
+function createRedisDrivers (url: string, config: Config, log: Log): Drivers {
   const prefix = config.REDIS_PREFIX
   const commands = createCommandConnection(url, 'wql-commands')
   const subscriber = createCommandConnection(url, 'wql-subscriber')
   // The token cache's own subscriber: one fixed channel, independent of the login bus's per-scene ones.
   const tokenSubscriber = createCommandConnection(url, 'wql-token-subscriber')
+  for (const connection of [commands, subscriber, tokenSubscriber]) logConnectionErrors(connection, log)
   const tokenCache = createRedisTokenCache(commands, tokenSubscriber, prefix, config.WECHAT_APP_ID)
   const bull = { prefix: bullPrefix(prefix), connection: commands }
-  const scanQueue = createBullQueue<ScanJob>(WECHAT_EVENTS_QUEUE, SCAN_JOB, bull)
+  const scanQueue = createBullQueue<ScanJob>(WECHAT_EVENTS_QUEUE, SCAN_JOB, { ...bull, log })
   const workerConnections: Redis[] = []
   const workers: JobWorker[] = []
   let closed: Promise<void> | null = null
@@ -60,6 +64,7 @@ function createRedisDrivers (url: string, config: Config): Drivers {
 
     startScanWorker (processor, { concurrency, log }) {
       const connection = new Redis(url, { ...createBlockingConnectionOptions(), connectionName: 'wql-worker' })
+      logConnectionErrors(connection, log)
       workerConnections.push(connection)
       const worker = startBullWorker(WECHAT_EVENTS_QUEUE, processor, { ...bull, connection, concurrency, log })
       workers.push(worker)

@@ -1,4 +1,11 @@
 import { Redis, type RedisOptions } from 'ioredis'
+import type { Log } from '../../log.js'
+
+/** A command Redis has not answered in this long fails (503), rather than outlasting WeChat's 5 s. */
+export const COMMAND_TIMEOUT_MS = 2000
+const CONNECT_TIMEOUT_MS = 3000
+/** While Redis is down ioredis reports every failed reconnect: one line per connection per interval. */
+const ERROR_LOG_INTERVAL_MS = 10_000
 
 /**
  * Request-path commands fail fast while Redis is down (no offline queue): the webhook answers 503
@@ -9,6 +16,9 @@ export function createCommandConnection (url: string, name: string): Redis {
     connectionName: name,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // A partition or failover without a TCP reset would otherwise hang every request until TCP gives up.
+    commandTimeout: COMMAND_TIMEOUT_MS,
+    connectTimeout: CONNECT_TIMEOUT_MS,
     lazyConnect: true,
     retryStrategy: reconnectBackoff
   })
@@ -32,6 +42,20 @@ export async function connect (redis: Redis): Promise<void> {
       redis.once('end', () => reject(new Error('Redis connection ended')))
     })
   }
+}
+
+/**
+ * Connection errors go to our log (structured, redacted), not to ioredis' console fallback, and at
+ * most once per interval per connection while Redis stays down.
+ */
+export function logConnectionErrors (redis: Redis, log: Log): void {
+  let lastLogged = 0
+  redis.on('error', (error: Error) => {
+    const now = Date.now()
+    if (now - lastLogged < ERROR_LOG_INTERVAL_MS) return
+    lastLogged = now
+    log.error({ connection: redis.options.connectionName, err: error }, 'Redis connection error')
+  })
 }
 
 /** quit() when connected, disconnect() otherwise; harmless twice. */

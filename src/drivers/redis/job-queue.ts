@@ -16,7 +16,7 @@ export function bullPrefix (redisPrefix: string): string {
   return `${redisPrefix}bull`
 }
 
-export function createBullQueue<T> (queueName: string, jobName: string, { prefix, connection }: BullOptions): JobQueue<T> & { queue: Queue } {
+export function createBullQueue<T> (queueName: string, jobName: string, { prefix, connection, log }: BullOptions & { log: Log }): JobQueue<T> & { queue: Queue } {
   const queue = new Queue(queueName, {
     prefix,
     connection,
@@ -27,6 +27,8 @@ export function createBullQueue<T> (queueName: string, jobName: string, { prefix
       removeOnFail: { age: 24 * 3600, count: 5000 }
     }
   })
+  // Without a listener BullMQ prints its errors to the console, outside our structured log.
+  queue.on('error', (error) => log.warn({ err: error }, 'job queue error'))
 
   return {
     queue,
