@@ -32,7 +32,8 @@ const TEXT = {
   expired: ['二维码已过期，请刷新', 'The QR code has expired'],
   network: ['网络连接失败，请检查网络后重试', 'Network error — check your connection and try again'],
   unavailable: ['服务暂时不可用，请稍后重试', 'The service is unavailable — please try again'],
-  noQr: ['二维码无法显示，请重试', 'The QR code could not be shown — please try again']
+  noQr: ['二维码无法显示，请重试', 'The QR code could not be shown — please try again'],
+  codeGone: ['登录码已失效，请重新扫码', 'The login code is no longer valid — please scan again']
 }
 
 // Loaded in parallel with the first login; if it fails, the page falls back to qrImageUrl.
@@ -41,6 +42,12 @@ const QR_MODULE = '/vendor/qrcode.js' // built by `npm run build:static`
 const qrLibrary = import(QR_MODULE)
   .then((module) => /** @type {QrLibrary} */ (module.default))
   .catch(() => null)
+/** The origins the service lets receive a code (ALLOWED_ORIGINS), fetched while the QR is made. */
+/** @type {Promise<string[]>} */
+const allowedOrigins = fetch(`${API}/config`)
+  .then((response) => response.ok ? response.json() : { allowedOrigins: [] })
+  .then((config) => Array.isArray(config.allowedOrigins) ? config.allowedOrigins.filter((origin) => typeof origin === 'string') : [])
+  .catch(() => [])
 
 const els = {
   root: byId('login'),
@@ -128,12 +135,20 @@ class Attempt {
   /** @param {string | undefined} code */
   confirmed (code) {
     this.finish()
+    if (code === undefined) {
+      // Confirmed, but its one-time code is used or expired: nothing to hand over, so start again.
+      render('expired', TEXT.codeGone)
+      this.offer(['重新登录', 'Log in again'], start)
+      return
+    }
     render('confirmed', TEXT.confirmed)
-    if (code === undefined) return
     els.code.textContent = code
     els.result.hidden = false
-    const notified = announce(code)
-    els.closeHint.hidden = !notified
+    announce(code).then((notified) => {
+      els.closeHint.hidden = !notified
+      // For the embedding site (and tests): whether the opener was sent the code.
+      els.root.dataset.opener = notified ? 'told' : 'not-told'
+    }, () => {})
   }
 
   expired () {
@@ -468,16 +483,18 @@ function showDemoHint (qrUrl) {
  * Tells the embedding site. targetOrigin is never "*": the code is a credential, and "*" would
  * deliver it to whatever document the opener window holds by then (it may have navigated to
  * another site). With an explicit origin the browser drops the message unless the opener is there.
- * `?origin=` lets a site on another origin open this page; whoever passes it still needs the
- * API key (held by that site's backend) to exchange the code, so naming any origin gains nothing.
+ * `?origin=` lets a site on another origin open this page, but only an origin the service allows
+ * (ALLOWED_ORIGINS): a phishing site opening this page with its own origin would otherwise receive
+ * a code that the real site's frontend would happily exchange.
  * @param {string} code
- * @returns {boolean} whether an opener was told
+ * @returns {Promise<boolean>} whether an opener was told
  */
-function announce (code) {
+async function announce (code) {
   els.root.dispatchEvent(new CustomEvent('wechat-login', { detail: { code }, bubbles: true }))
   const opener = /** @type {Window | null} */ (window.opener)
   const origin = targetOrigin()
   if (opener === null || opener.closed || origin === null) return false
+  if (origin !== location.origin && !(await allowedOrigins).includes(origin)) return false
   try {
     opener.postMessage({ type: 'wechat-login', code }, origin)
     return true

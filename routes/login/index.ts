@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
-  BearerHeaders, CreatedLogin, ErrorBody, ExchangeBody, Identity, Status, StatusQuery, bearerToken
+  BearerHeaders, CreatedLogin, ErrorBody, ExchangeBody, Identity, PageConfig, Status, StatusQuery, bearerToken
 } from './schemas.js'
 import { allowedOrigins } from '../../src/config.js'
 import { rateLimited } from './limits.js'
@@ -23,6 +23,11 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
     request.log.info({ scene: created.scene }, 'login created')
     return reply.code(201).header('cache-control', 'no-store').send(created)
   })
+
+  /** Public: the page posts a code only to an opener on one of these origins. */
+  fastify.get('/config', {
+    schema: { response: { 200: PageConfig } }
+  }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({ allowedOrigins: [...origins] }))
 
   fastify.get('/ws', {
     websocket: true,

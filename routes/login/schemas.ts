@@ -38,10 +38,12 @@ export const Identity = Type.Object({
   confirmedAt: Type.String({ format: 'date-time' })
 })
 
-/** The socket's one inbound message. */
+export const PageConfig = Type.Object({ allowedOrigins: Type.Array(Type.String()) })
+
+/** The socket's one inbound message. A scene not shaped like ours is refused before any I/O. */
 export const SubscribeMessage = Type.Object({
   type: Type.Literal('subscribe'),
-  scene: Type.String({ maxLength: 128 }),
+  scene: Scene,
   secret: Type.String({ maxLength: 128 })
 })
 export type SubscribeMessage = Static<typeof SubscribeMessage>

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
-import { build, exchange, startEmulator, type TestApp, type TestEmulator } from '../helper.js'
+import { build, exchange, freePort, startEmulator, type TestApp, type TestEmulator } from '../helper.js'
 
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
@@ -68,9 +68,12 @@ interface Stack {
   emulator: TestEmulator
 }
 
-async function startStack (t: Test): Promise<Stack> {
+/** `siteAllowed`: whether the embedding site of the popup test (localhost:PORT) is in ALLOWED_ORIGINS. */
+async function startStack (t: Test, { siteAllowed = true } = {}): Promise<Stack> {
   const emulator = await startEmulator(t)
-  const app = await build(t, { emulator, env: { LOG_LEVEL: 'warn' } })
+  const port = String(await freePort())
+  const origins = [`http://127.0.0.1:${port}`, ...(siteAllowed ? [`http://localhost:${port}`] : [])]
+  const app = await build(t, { emulator, env: { LOG_LEVEL: 'warn', PORT: port, ALLOWED_ORIGINS: origins.join(',') } })
   return { app, emulator }
 }
 
@@ -129,6 +132,29 @@ async function waitForLoggedIn (page: Page): Promise<string> {
   const code = (await page.locator('#code').textContent()) ?? ''
   return code.trim()
 }
+
+t.test('a site outside ALLOWED_ORIGINS that opens the page with its own ?origin= is not told the code', async (t) => {
+  const stack = await startStack(t, { siteAllowed: false })
+  const { context } = await openContext(t, stack, DESKTOP)
+  const phoneContext = await browser.newContext(PHONE)
+  t.teardown(() => phoneContext.close())
+  const siteOrigin = `http://localhost:${new URL(stack.app.url).port}`
+  await context.route(`${siteOrigin}/site`, (route) => route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>phishing</title>' }))
+  const site = await context.newPage()
+  await site.goto(`${siteOrigin}/site`)
+  const [page] = await Promise.all([
+    context.waitForEvent('page'),
+    site.evaluate(`void window.open(${JSON.stringify(`${stack.app.url}/?origin=${encodeURIComponent(siteOrigin)}`)}, 'wechat-login', 'popup,width=420,height=720')`)
+  ])
+  const qrUrl = await waitForQr(page)
+  await scanOnPhone(t, await phoneContext.newPage(), qrUrl, 0)
+  const code = await waitForLoggedIn(page)
+  t.same((await probe(page)).loginEvents, [{ code }], 'the page itself logged in')
+  await page.locator('[data-opener]').waitFor()
+  t.equal(await page.locator('[data-opener]').getAttribute('data-opener'), 'not-told', 'and decided not to tell its opener')
+  t.ok(await page.locator('#close-hint').isHidden(), 'nor claims to have')
+  t.same((await probe(site)).openerMessages, [], 'the site that named itself in ?origin= got nothing')
+})
 
 t.test('scan on the phone page: the page shows the code, tells its opener, and the code redeems once', async (t) => {
   const stack = await startStack(t)
