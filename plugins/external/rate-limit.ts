@@ -13,10 +13,6 @@ export default fp(async function rateLimitPlugin (fastify) {
     redis: drivers.rateLimitRedis,
     nameSpace: `${config.REDIS_PREFIX}rate-limit:`,
     skipOnError: true,
-    timeWindow: 60_000,
-    errorResponseBuilder: (_request, context) => Object.assign(
-      new Error(`Too many requests, retry in ${context.after}`),
-      { statusCode: context.statusCode, code: 'rate_limited' }
-    )
+    timeWindow: 60_000
   })
 }, { name: 'rate-limit', fastify: '5.x', dependencies: ['config', 'drivers'] })

@@ -57,18 +57,23 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
 
   /** The application's backend trades a one-time code for the visitor's identity. */
   fastify.post('/exchange', {
-    // Per presented key (its digest: the key itself is not a counter name), so guessing codes is slow.
-    onRequest: rateLimited(fastify, {
-      max: config.RATE_LIMIT_EXCHANGE_PER_KEY,
-      key: (request) => `exchange:key:${digest(bearerToken(request.headers.authorization) ?? '').toString('hex')}`
-    }),
+    onRequest: [
+      // Before the body is read or validated, and before any counter: a wrong key learns nothing else.
+      async (request, reply) => {
+        const key = bearerToken(request.headers.authorization)
+        if (key === null || !timingSafeEqual(digest(key), apiKeyDigest)) {
+          request.log.warn('exchange with a wrong API key')
+          return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' })
+        }
+      },
+      // Per key (its digest: the key itself is not a counter name), so guessing codes is slow.
+      rateLimited(fastify, {
+        max: config.RATE_LIMIT_EXCHANGE_PER_KEY,
+        key: (request) => `exchange:key:${digest(bearerToken(request.headers.authorization) ?? '').toString('hex')}`
+      })
+    ],
     schema: { body: ExchangeBody, headers: BearerHeaders, response: { 200: Identity, 400: ErrorBody, 401: ErrorBody } }
   }, async (request, reply) => {
-    const key = bearerToken(request.headers.authorization)
-    if (key === null || !timingSafeEqual(digest(key), apiKeyDigest)) {
-      request.log.warn('exchange with a wrong API key')
-      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' })
-    }
     const identity = await logins.redeem(request.body.code)
     if (identity === null) {
       request.log.info('exchange with an unknown or used code')

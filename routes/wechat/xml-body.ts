@@ -1,4 +1,4 @@
-import { Transform } from 'node:stream'
+import { Transform, pipeline } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import xmlBodyParser from 'fastify-xml-body-parser'
 import { XML_PARSER_OPTIONS, hasDtdMarkup } from '../../src/wechat/xml.js'
@@ -52,7 +52,8 @@ export function guardXmlStream (limit: number) {
     // (a content type we do not parse is answered 415 first), nobody else would: without a
     // listener an oversized or DTD-bearing body sent as text/plain would crash the process.
     guarded.on('error', () => {})
-    return payload.pipe(guarded)
+    // pipeline, not pipe: a client that aborts mid-body must end the parse, not leave it dangling.
+    return pipeline(payload, guarded, () => {})
   }
 }
 

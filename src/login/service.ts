@@ -68,9 +68,7 @@ export function createLoginService ({ store, wechat, loginTtlSeconds, codeTtlSec
 
     redeem (code: string): Promise<Identity | null> {
       return store.redeemCode(code)
-    },
-
-    codeTtlMs: codeTtlSeconds * 1000
+    }
   }
 }
 

@@ -1,7 +1,6 @@
 import { withAccessToken, type AccessTokens } from './access-token.js'
 import type { WeChatHttp } from './http.js'
 
-export { fetchStableToken } from './token-source.js'
 
 export interface QrCode {
   ticket: string

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { DRIVERS, build, createLogin, startEmulator } from '../helper.js'
+import { DRIVERS, build, createLogin, openLoginSocket, startEmulator, waitForStatus } from '../helper.js'
 
 for (const driver of DRIVERS) {
   t.test(`${driver}: a new login carries its QR and a secret, and lives LOGIN_TTL_SECONDS`, async (t) => {
@@ -45,4 +45,37 @@ t.test('WeChat unreachable while creating a login is a 502, never a 500', async 
   const response = await fetch(`${app.url}/api/login/qr`, { method: 'POST' })
   t.equal(response.status, 502)
   t.match(await response.json(), { error: 'wechat_unreachable' })
+})
+
+t.test('exchange checks the API key before it reads the body', async (t) => {
+  const app = await build(t, { emulator: await startEmulator(t) })
+  const response = await fetch(`${app.url}/api/login/exchange`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer wrong-key-0123456789' }, body: '{"not":"valid"'
+  })
+  t.equal(response.status, 401, 'a wrong key with a malformed body is a 401, not a validation message')
+  t.same(await response.json(), { error: 'unauthorized' })
+})
+
+t.test('the login socket refuses oversized messages and ignores a second subscription', async (t) => {
+  const emulator = await startEmulator(t)
+  const app = await build(t, { emulator })
+  const huge = await openLoginSocket(app)
+  huge.ws.send(JSON.stringify({ type: 'subscribe', scene: 'A'.repeat(32), secret: 'x'.repeat(5000) }))
+  t.equal(await huge.closed, 1009, 'over 4 KiB: closed as "message too big" before any parsing')
+
+  const [first, second] = [await createLogin(app), await createLogin(app)]
+  const socket = await openLoginSocket(app, { scene: first.scene, secret: first.secret })
+  t.equal((await socket.next()).status, 'pending')
+  socket.ws.send(JSON.stringify({ type: 'subscribe', scene: second.scene, secret: second.secret }))
+  await emulator.emulator.scan(second.ticket, emulator.emulator.users[0]?.openid ?? '')
+  await emulator.emulator.scan(first.ticket, emulator.emulator.users[1]?.openid ?? '')
+  const { message, seen } = await waitForStatus(socket, 'confirmed')
+  t.equal(await socket.closed, 1000)
+  t.notOk(seen.includes('error:bad_request'), 'the second subscribe was ignored, not answered')
+  const codeOf = async (login: typeof first) => {
+    const response = await fetch(`${app.url}/api/login/status?scene=${login.scene}`, { headers: { authorization: `Bearer ${login.secret}` } })
+    return (await response.json() as { code?: string }).code
+  }
+  t.equal(message.code, await codeOf(first), 'the socket reported the login it subscribed to first')
+  t.not(message.code, await codeOf(second), 'not the one of its second subscribe')
 })

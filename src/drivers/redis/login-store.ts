@@ -49,7 +49,10 @@ export function createRedisLoginStore (redis: Redis, prefix: string): LoginStore
       for (const [name, value] of Object.entries(record)) {
         if (value !== undefined) fields[name] = String(value)
       }
-      await redis.multi().hset(key, fields).pexpireat(key, record.expiresAt + retainMs).exec()
+      const results = await redis.multi().hset(key, fields).pexpireat(key, record.expiresAt + retainMs).exec()
+      // MULTI reports a failed command in its results instead of throwing: a login half-stored is none.
+      const failed = results?.find(([error]) => error !== null)?.[0]
+      if (results === null || failed !== undefined) throw failed ?? new Error('login not stored: transaction aborted')
     },
 
     async get (scene) {
