@@ -23,7 +23,7 @@ const SWEEP_INTERVAL_MS = 30_000
  */
 export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => number } = {}): MemoryLoginStore {
   const logins = new Map<string, Expiring<LoginRecord>>()
-  // By hash, as in Redis: a heap dump does not hand out logins.
+  // Keyed by hash, as in Redis: the code itself is only in its login record, and only while it lives.
   const codes = new Map<string, Expiring<string>>()
 
   function live<T> (entries: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined {

@@ -39,7 +39,8 @@ export function createRedisLoginStore (redis: Redis, prefix: string): LoginStore
   redis.defineCommand('wqlConfirm', { numberOfKeys: 2, lua: CONFIRM })
 
   const loginKey = (scene: string) => `${prefix}login:${scene}`
-  // Codes are stored by their hash: a store dump does not hand out logins.
+  // Code keys are named by the code's hash, so listing keys reveals no code. The login record itself
+  // holds the live code (the page reads it there) until it expires, LOGIN_CODE_TTL_SECONDS at most.
   const codeKey = (code: string) => `${prefix}code:${sha256(code)}`
 
   return {
