@@ -1,4 +1,5 @@
 import type { CachedToken, TokenCache } from '../../wechat/access-token.js'
+import { createWakeups } from '../wakeups.js'
 
 interface Stored extends CachedToken {
   fence: number
@@ -14,7 +15,7 @@ export function createMemoryTokenCache ({ clock = Date.now }: { clock?: () => nu
   let lock: { fence: number, expiresAt: number } | null = null
   let lastFence = 0
   let forcedUntil = 0
-  const waiters = new Set<() => void>()
+  const wakeups = createWakeups()
 
   function current (): Stored | null {
     if (cached !== null && cached.expiresAt <= clock()) cached = null
@@ -27,7 +28,7 @@ export function createMemoryTokenCache ({ clock = Date.now }: { clock?: () => nu
   }
 
   function notify (): void {
-    for (const wake of [...waiters]) wake()
+    wakeups.wakeAll()
   }
 
   function store (entry: CachedToken, fence: number): boolean {
@@ -66,20 +67,7 @@ export function createMemoryTokenCache ({ clock = Date.now }: { clock?: () => nu
     },
 
     waitForUpdate (timeoutMs, signal) {
-      return new Promise((resolve) => {
-        if (signal?.aborted === true) { resolve(false); return }
-        const finish = (updated: boolean) => {
-          clearTimeout(timer)
-          waiters.delete(wake)
-          signal?.removeEventListener('abort', abort)
-          resolve(updated)
-        }
-        const wake = () => finish(true)
-        const abort = () => finish(false)
-        const timer = setTimeout(abort, timeoutMs)
-        waiters.add(wake)
-        signal?.addEventListener('abort', abort, { once: true })
-      })
+      return wakeups.wait(timeoutMs, signal)
     },
 
     async claimForcedRefresh (windowMs) {

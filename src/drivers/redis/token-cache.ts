@@ -1,5 +1,6 @@
 import type { Redis, Result } from 'ioredis'
 import type { CachedToken, TokenCache } from '../../wechat/access-token.js'
+import { createWakeups } from '../wakeups.js'
 
 /** A fresh fence is the counter's next value: higher than every fence handed out before. */
 const ACQUIRE = `
@@ -64,9 +65,9 @@ export function createRedisTokenCache (redis: Redis, subscriber: Redis, prefix: 
   const forcedKey = `${key}:forced`
   const channel = `${key}:updated`
 
-  const waiters = new Set<() => void>()
+  const wakeups = createWakeups()
   let subscribed: Promise<void> | null = null
-  const notify = () => { for (const wake of [...waiters]) wake() }
+  const notify = () => wakeups.wakeAll()
   subscriber.on('message', (from: string) => { if (from === channel) notify() })
   // Pub/sub is at most once: after a reconnect (ioredis resubscribes) every waiter looks again.
   subscriber.on('ready', notify)
@@ -116,20 +117,7 @@ export function createRedisTokenCache (redis: Redis, subscriber: Redis, prefix: 
 
     waitForUpdate (timeoutMs, signal) {
       subscribe().catch(() => {})
-      return new Promise((resolve) => {
-        if (signal?.aborted === true) { resolve(false); return }
-        const finish = (updated: boolean) => {
-          clearTimeout(timer)
-          waiters.delete(wake)
-          signal?.removeEventListener('abort', abort)
-          resolve(updated)
-        }
-        const wake = () => finish(true)
-        const abort = () => finish(false)
-        const timer = setTimeout(abort, timeoutMs)
-        waiters.add(wake)
-        signal?.addEventListener('abort', abort, { once: true })
-      })
+      return wakeups.wait(timeoutMs, signal)
     },
 
     async claimForcedRefresh (windowMs) {
