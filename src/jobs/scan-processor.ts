@@ -40,6 +40,8 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now =
       user = await wechat.userInfo(job.openid)
     } catch (error) {
       if (error instanceof WeChatApiError && PERMANENT_USER_ERRCODES.has(error.errcode)) {
+        // Not left "scanned" until it expires: the page shows the QR as open again.
+        if (await store.releaseScan(scene) === 'changed') await bus.publish(scene)
         throw new PermanentJobError(`user/info refused the openid: errcode ${error.errcode}`)
       }
       throw error

@@ -11,6 +11,8 @@ export interface LoginStore {
   get (scene: string): Promise<LoginRecord | null>
   /** pending → scanned, only while the login is live (now < expiresAt). */
   markScanned (scene: string, now: number): Promise<TransitionResult>
+  /** scanned → pending: the scan could not be confirmed (WeChat refused the user), so the QR is open again. */
+  releaseScan (scene: string): Promise<TransitionResult>
   /**
    * pending|scanned → confirmed, and stores the code → identity mapping in the same atomic step.
    * 'already_confirmed' when another run got there first: the caller's code was not issued.

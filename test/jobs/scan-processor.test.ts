@@ -49,8 +49,16 @@ for (const driver of driverMatrix('scan-processor')) {
     await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
     const job = { scene, openid: 'oForged', event: 'SCAN' as const, createTime: '1' }
 
+    let told = 0
+    let toldTwice = () => {}
+    const scannedThenReleased = new Promise<void>((resolve) => { toldTwice = resolve })
+    await bus.subscribe(scene, () => { if (++told === 2) toldTwice() })
     const refused = createScanProcessor({ store, bus, wechat: userInfo(() => new WeChatApiError('user/info', 40003, 'invalid openid')), codeTtlMs: 60_000, log: captureLog() })
     await t.rejects(refused(job, 1), PermanentJobError)
+    t.equal((await store.get(scene))?.status, 'pending', 'a refused scan leaves the QR open again, not "scanned" until expiry')
+    t.equal((await store.get(scene))?.scannedAt, undefined)
+    await scannedThenReleased
+    t.pass('the page was told of "scanned" and of the release')
     const busy = createScanProcessor({ store, bus, wechat: userInfo(() => new WeChatApiError('user/info', -1, 'system busy')), codeTtlMs: 60_000, log: captureLog() })
     await t.rejects(busy(job, 1), WeChatApiError, 'thrown as is: BullMQ retries it with backoff')
     t.equal((await store.get(scene))?.status, 'scanned', 'nothing confirmed on the way')

@@ -66,6 +66,15 @@ export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => nu
       return 'changed'
     },
 
+    async releaseScan (scene): Promise<TransitionResult> {
+      const record = live(logins, scene)?.value
+      if (record === undefined) return 'missing'
+      if (record.status !== 'scanned') return record.status === 'confirmed' ? 'already_confirmed' : 'changed'
+      record.status = 'pending'
+      record.scannedAt = undefined
+      return 'changed'
+    },
+
     async confirm (scene, identity, code, codeTtlMs, now): Promise<TransitionResult> {
       const record = live(logins, scene)?.value
       if (record === undefined) return 'missing'

@@ -15,6 +15,14 @@ redis.call('HSET', KEYS[1], 'status', 'scanned', 'scannedAt', ARGV[1])
 return 'changed'
 `
 
+const RELEASE_SCAN = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if status == 'confirmed' then return 'already_confirmed' end
+if status == 'scanned' then redis.call('HSET', KEYS[1], 'status', 'pending'); redis.call('HDEL', KEYS[1], 'scannedAt') end
+return 'changed'
+`
+
 const CONFIRM = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
@@ -28,6 +36,7 @@ return 'changed'
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     wqlMarkScanned (loginKey: string, now: string): Result<TransitionResult, Context>
+    wqlReleaseScan (loginKey: string): Result<TransitionResult, Context>
     wqlConfirm (loginKey: string, codeKey: string, now: string, code: string, codeExpiresAt: string,
       identity: string, codeTtlMs: string): Result<TransitionResult, Context>
   }
@@ -36,6 +45,7 @@ declare module 'ioredis' {
 /** A login is a hash, so transitions touch single fields inside Lua without JSON round trips. */
 export function createRedisLoginStore (redis: Redis, prefix: string): LoginStore {
   redis.defineCommand('wqlMarkScanned', { numberOfKeys: 1, lua: MARK_SCANNED })
+  redis.defineCommand('wqlReleaseScan', { numberOfKeys: 1, lua: RELEASE_SCAN })
   redis.defineCommand('wqlConfirm', { numberOfKeys: 2, lua: CONFIRM })
 
   const loginKey = (scene: string) => `${prefix}login:${scene}`
@@ -63,6 +73,10 @@ export function createRedisLoginStore (redis: Redis, prefix: string): LoginStore
 
     markScanned (scene, now) {
       return redis.wqlMarkScanned(loginKey(scene), String(now))
+    },
+
+    releaseScan (scene) {
+      return redis.wqlReleaseScan(loginKey(scene))
     },
 
     confirm (scene, identity, code, codeTtlMs, now) {
