@@ -8,7 +8,7 @@ import app from '../src/app.js'
 import { loadConfig, type Config, type Env } from '../src/config.js'
 import { serverOptions } from '../src/server.js'
 import type { CreatedLogin } from '../src/login/service.js'
-import { startEmulatorServer, type EmulatorServer } from '../routes/emulator/server.js'
+import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../routes/emulator/server.js'
 
 /** What the helpers need of a test: somewhere to register cleanup. A tap Test is one; so is a benchmark's scope. */
 export interface Scope {
@@ -55,14 +55,16 @@ export interface TestEmulator extends EmulatorServer {
   pushTo (target: TestApp): void
 }
 
-export async function startEmulator (t: Scope): Promise<TestEmulator> {
+/** A standalone emulator of the test account; `options` tune it (token TTL, force-refresh limits…). */
+export async function startEmulator (t: Scope, options: Partial<EmulatorServerOptions> = {}): Promise<TestEmulator> {
   let webhookUrl = ''
   const server = await startEmulatorServer({
     appId: TEST_WECHAT.WECHAT_APP_ID,
     appSecret: TEST_WECHAT.WECHAT_APP_SECRET,
     token: TEST_WECHAT.WECHAT_TOKEN,
     webhookUrl: () => webhookUrl,
-    publicBase: () => server.url
+    publicBase: () => server.url,
+    ...options
   })
   t.after(() => server.close())
   return Object.assign(server, {

@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
-import { startEmulatorServer, type EmulatorServerOptions } from '../../routes/emulator/server.js'
+import type { EmulatorServerOptions } from '../../routes/emulator/server.js'
 import { loadConfig } from '../../src/config.js'
 import { createDrivers } from '../../src/drivers/index.js'
 import type { TokenCache } from '../../src/wechat/access-token.js'
 import { waitFor } from '../drivers/matrix.js'
-import { build, cleanupKeys, redisUrl, TEST_WECHAT, uniquePrefix, type TestApp, type TestEmulator } from '../helper.js'
+import { build, cleanupKeys, redisUrl, startEmulator, TEST_WECHAT, uniquePrefix, type TestApp, type TestEmulator } from '../helper.js'
 
 export interface TokenEmulator extends TestEmulator {
   /** Every access token the emulator handed out, forced or not: what must never appear in a log. */
@@ -19,15 +19,7 @@ export interface TokenEmulator extends TestEmulator {
 
 /** A standalone emulator for the test credentials, with its options (token TTL, force limits). */
 export async function startTokenEmulator (t: Test, options: Partial<EmulatorServerOptions> = {}): Promise<TokenEmulator> {
-  let webhookUrl = 'http://127.0.0.1:9/unused'
-  const server = await startEmulatorServer({
-    appId: TEST_WECHAT.WECHAT_APP_ID,
-    appSecret: TEST_WECHAT.WECHAT_APP_SECRET,
-    token: TEST_WECHAT.WECHAT_TOKEN,
-    webhookUrl: () => webhookUrl,
-    ...options
-  })
-  t.after(() => server.close())
+  const server = await startEmulator(t, options)
   const issued = new Set<string>()
   const calls = new EventEmitter()
   // The routes call emulator.handle() per request: wrapping it sees every call and every token it answers.
@@ -41,12 +33,7 @@ export async function startTokenEmulator (t: Test, options: Partial<EmulatorServ
   }
   const follower = server.emulator.users.find((user) => user.following)
   if (follower === undefined) throw new Error('the emulator has no following test user')
-  return Object.assign(server, {
-    issued,
-    calls,
-    follower: follower.openid,
-    pushTo (target: TestApp) { webhookUrl = `${target.url}/wechat/webhook` }
-  })
+  return Object.assign(server, { issued, calls, follower: follower.openid })
 }
 
 /** Each login costs a qrcode/create: the tests fire hundreds, so the per-IP and global limits are off. */
