@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { scanDedupKey } from '../../src/jobs/definitions.js'
 import { isOurScene } from '../../src/login/tokens.js'
 import { createMessageCrypto } from '../../src/wechat/crypto.js'
-import { toScanJob, toWeChatMessage } from '../../src/wechat/events.js'
+import { toScanJob, toWeChatMessage, type WeChatMessage } from '../../src/wechat/events.js'
 import { openPush, PushRefused } from './encryption.js'
 import { ACK } from './reply.js'
 import { signedRequestHook } from './signed-request.js'
@@ -20,8 +21,16 @@ const SignedQuery = Type.Object({
   msg_signature: Type.Optional(Type.String({ maxLength: 128 }))
 })
 
+/** The message's fields in a fixed order: the same push always gives the same fingerprint. */
+function fingerprint (message: WeChatMessage): string {
+  const fields = Object.entries(message).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex')
+}
+
 const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, drivers } = fastify
+  // A signature is accepted only inside the timestamp window, either side of our clock.
+  const signatureTtlMs = 2 * config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS * 1000
   // Built at boot, so a bad EncodingAESKey stops the server rather than the first push.
   const messageCrypto = config.WECHAT_ENCODING_AES_KEY === undefined
     ? null
@@ -66,6 +75,12 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
     if (message === null) {
       request.log.warn('webhook body is not a WeChat message')
       return reply.code(400).send({ error: 'not_a_wechat_message' })
+    }
+    // The signature does not cover a plaintext body: one signature, one body (retries resend the same).
+    const claim = await drivers.signatures.claim(String(request.query.signature), fingerprint(message), signatureTtlMs)
+    if (claim === 'different') {
+      request.log.warn('webhook signature reused with another body (signature_reused)')
+      return reply.code(401).send({ error: 'signature_reused' })
     }
     const job = toScanJob(message)
     if (job === null || !isOurScene(job.scene)) {

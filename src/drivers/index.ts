@@ -4,6 +4,8 @@ import { SCAN_JOB, WECHAT_EVENTS_QUEUE, type JobProcessor, type JobQueue, type J
 import type { LoginBus } from '../login/bus.js'
 import type { LoginStore } from '../login/store.js'
 import type { TokenCache } from '../wechat/access-token.js'
+import type { SignatureLedger } from '../wechat/signature-ledger.js'
+import { createRedisSignatureLedger } from './redis/signature-ledger.js'
 import { createEmbeddedDrivers } from './memory/drivers.js'
 import { closeConnection, connect, createBlockingConnectionOptions, createCommandConnection, logConnectionErrors } from './redis/connections.js'
 import { bullPrefix, createBullQueue, startBullWorker } from './redis/job-queue.js'
@@ -23,6 +25,7 @@ export interface Drivers {
   store: LoginStore
   bus: LoginBus
   tokenCache: TokenCache
+  signatures: SignatureLedger
   scanQueue: JobQueue<ScanJob>
   startScanWorker (processor: JobProcessor<ScanJob>, options: { concurrency: number, log: Log }): JobWorker
   /** Resolves once every connection is ready; boot waits for it. */
@@ -59,6 +62,7 @@ function createRedisDrivers (url: string, config: Config, log: Log): Drivers {
     rateLimitRedis: commands,
     store: createRedisLoginStore(commands, prefix),
     bus: createRedisLoginBus(commands, subscriber, prefix),
+    signatures: createRedisSignatureLedger(commands, prefix),
     tokenCache,
     scanQueue,
 

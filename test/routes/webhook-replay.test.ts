@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { bullPrefix } from '../../src/drivers/redis/job-queue.js'
 import { WECHAT_EVENTS_QUEUE } from '../../src/jobs/definitions.js'
 import { encryptedPush, queuedScanJobs, scanXml, signedQuery, startModeEmulator, TEST_ENCODING_AES_KEY } from '../fixtures/webhook.js'
-import { build, createLogin, exchange, openLoginSocket, redisUrl, startEmulator, waitForStatus, type TestApp } from '../helper.js'
+import { DRIVERS, build, createLogin, exchange, openLoginSocket, redisUrl, startEmulator, waitForStatus, type TestApp } from '../helper.js'
 
 const SCENE = 'R'.repeat(32)
 
@@ -116,3 +116,17 @@ t.test('a second scan of an already confirmed login changes nothing', async (t) 
   t.match(redeemed.body, { openid: first.openid }, 'the identity is the first scanner\'s')
   t.equal(await socket.closed, 1000)
 })
+
+for (const driver of DRIVERS) {
+  t.test(`${driver}: a signature seen with one body is refused with another (plaintext signatures do not cover the body)`, async (t) => {
+    const app = await build(t, { driver })
+    const query = signedQuery()
+    const genuine = scanXml(SCENE, 'oVictim')
+    t.same(await post(app, query, genuine), { status: 200, body: 'success' }, 'the genuine push')
+    t.same(await post(app, query, scanXml(SCENE, 'oAttacker')), { status: 401, body: JSON.stringify({ error: 'signature_reused' }) },
+      'the same signed URL carrying a forged body')
+    t.same(await post(app, query, genuine), { status: 200, body: 'success' }, 'a retry of the genuine push is still welcome')
+    t.ok(app.logs.some((line) => line.includes('signature_reused')), 'the refusal is logged')
+    t.notOk(app.logs.some((line) => line.includes(new URLSearchParams(query).get('signature') ?? '?')), 'without the signature itself')
+  })
+}

@@ -4,6 +4,7 @@ import { createMemoryJobQueue } from './job-queue.js'
 import { createMemoryLoginBus } from './login-bus.js'
 import { createMemoryLoginStore } from './login-store.js'
 import { createMemoryTokenCache } from './token-cache.js'
+import { createMemorySignatureLedger } from './signature-ledger.js'
 
 /**
  * Embedded mode: every driver in this process, nothing to connect to. One process only: a second
@@ -22,6 +23,7 @@ export function createEmbeddedDrivers (): Drivers {
     store,
     bus,
     tokenCache: createMemoryTokenCache(),
+    signatures: createMemorySignatureLedger(),
     scanQueue,
 
     startScanWorker (processor, options) {
