@@ -1,4 +1,5 @@
 import type { Log } from '../log.js'
+import { backoffDelay } from '../util/backoff.js'
 import { isTokenError, TOKEN_INVALIDATED_ERRCODES, WeChatTransportError, type WeChatApiError } from './errors.js'
 import type { FetchedToken, TokenSource } from './token-source.js'
 
@@ -131,7 +132,7 @@ export function createAccessTokens (options: AccessTokenOptions): AccessTokens {
     for (let round = 0; ; round++) {
       const stop = new AbortController()
       // Listen before reading: a token stored between the read and the wait still wakes us.
-      const updated = cache.waitForUpdate(pollDelay(round), stop.signal)
+      const updated = cache.waitForUpdate(backoffDelay(round, WAIT_POLL_MIN_MS, WAIT_POLL_MAX_MS), stop.signal)
       try {
         const cached = await cache.get()
         if (replaces(cached, refusal)) return adopt(cached)
@@ -236,11 +237,6 @@ export function createAccessTokens (options: AccessTokenOptions): AccessTokens {
       return replacement
     }
   }
-}
-
-function pollDelay (round: number): number {
-  const step = Math.min(WAIT_POLL_MAX_MS, WAIT_POLL_MIN_MS * 2 ** round)
-  return Math.round(step / 2 + Math.random() * step / 2)
 }
 
 /**
