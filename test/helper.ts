@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import { WebSocket } from 'ws'
 import app from '../src/app.js'
 import { loadConfig, type Config, type Env } from '../src/config.js'
-import { serverOptions } from '../src/server.js'
+import { serverOptions } from '../src/process.js'
 import type { CreatedLogin } from '../src/login/service.js'
 import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../routes/emulator/server.js'
 
