@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/emulator.js'
+import { listeningOrigin } from '../../src/util/listening-url.js'
+import { EMULATOR_PREFIX } from '../../src/wechat/endpoints.js'
 import emulatorRoutes from './index.js'
 
 export interface EmulatorServerOptions extends Omit<EmulatorOptions, 'publicBase'> {
@@ -20,8 +22,6 @@ export interface EmulatorServer {
   close (): Promise<void>
 }
 
-export const EMULATOR_PREFIX = '/_emulator'
-
 /**
  * A standalone WeChat emulator on its own port, so several app instances can share one WeChat
  * (as they share one in production). For tests and demos only.
@@ -38,10 +38,9 @@ export async function startEmulatorServer (options: EmulatorServerOptions): Prom
     await fastify.close()
     throw error
   }
-  const address = fastify.server.address()
-  if (address === null || typeof address === 'string') throw new Error('the emulator does not listen on a TCP port')
-  const hostPart = address.family === 'IPv6' ? `[${address.address}]` : address.address
-  url = `http://${hostPart}:${address.port}${EMULATOR_PREFIX}`
+  const origin = listeningOrigin(fastify.server)
+  if (origin === null) throw new Error('the emulator does not listen on a TCP port')
+  url = `${origin}${EMULATOR_PREFIX}`
 
   let closed: Promise<void> | null = null
   return {
