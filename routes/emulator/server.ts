@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import { createEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/emulator.js'
+import { createEmulator } from '../../src/emulator/emulator.js'
+import type { Emulator, EmulatorOptions } from '../../src/emulator/types.js'
 import { listeningOrigin } from '../../src/util/listening-url.js'
 import { EMULATOR_PREFIX } from '../../src/wechat/endpoints.js'
 import emulatorRoutes from './index.js'

@@ -17,6 +17,15 @@ export const DEFAULT_USERS: readonly TestUserSeed[] = [
   { nickname: 'Chen Jie', following: false, hasUnionid: false }
 ]
 
+/** A test user as the emulator shows it (the phone page, /_control/users). */
+export interface TestUser {
+  openid: string
+  unionid: string | null
+  nickname: string
+  /** Follows the Official Account: a scan pushes SCAN, otherwise subscribe with qrscene_. */
+  following: boolean
+}
+
 /** The state user/info reports and scans change. */
 export interface UserState {
   openid: string
@@ -63,4 +72,9 @@ export function createUsers (appId: string, seeds: readonly TestUserSeed[], now:
     qrScene: 0,
     qrSceneStr: ''
   }))
+}
+
+/** A copy: callers never hold the emulator's own state. */
+export function toTestUser (user: UserState): TestUser {
+  return { openid: user.openid, unionid: user.unionid, nickname: user.nickname, following: user.following }
 }

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { XMLParser } from 'fast-xml-parser'
 import t, { type Test } from 'tap'
-import { EmulatorError } from '../../src/emulator/emulator.js'
+import { EmulatorError } from '../../src/emulator/errors.js'
 import { loadConfig } from '../../src/config.js'
 import { toScanJob, toWeChatMessage } from '../../src/wechat/events.js'
 import { verifyRequestSignature } from '../../src/wechat/signature.js'

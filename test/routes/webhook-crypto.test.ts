@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { passiveReply, textReplyXml } from '../../routes/wechat/reply.js'
-import { createEmulator, EmulatorError } from '../../src/emulator/emulator.js'
+import { createEmulator } from '../../src/emulator/emulator.js'
+import { EmulatorError } from '../../src/emulator/errors.js'
 import { createMessageCrypto } from '../../src/wechat/crypto.js'
 import { parseXml } from '../../src/wechat/xml.js'
 import { wechatSignature } from '../../src/wechat/signature.js'
