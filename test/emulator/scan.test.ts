@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config.js'
 import { toScanJob, toWeChatMessage } from '../../src/wechat/events.js'
 import { verifyRequestSignature } from '../../src/wechat/signature.js'
 import emulatorRoutes from '../../routes/emulator/index.js'
-import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../../routes/emulator/server.js'
+import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../fixtures/emulator-server.js'
 
 const APP = { appId: 'wxemulatorscan0001', appSecret: 'emulator-secret-scan-0123', token: 'emuScanToken7' }
 
