@@ -47,12 +47,12 @@ function digest (text: string): string {
  * 28 characters starting with "o", like WeChat's; the openids of one account share their first six
  * characters, as real ones do. Stable for a given appId, so a demo's users survive restarts.
  */
-export function deriveOpenid (appId: string, nickname: string, index: number): string {
+function deriveOpenid (appId: string, nickname: string, index: number): string {
   return `o${digest(`openid-prefix:${appId}`).slice(0, 5)}${digest(`openid:${appId}:${index}:${nickname}`).slice(0, 22)}`
 }
 
 /** Same for every app of one Open Platform account, hence independent of the appId. */
-export function deriveUnionid (nickname: string, index: number): string {
+function deriveUnionid (nickname: string, index: number): string {
   return `o${digest('unionid-prefix').slice(0, 5)}${digest(`unionid:${index}:${nickname}`).slice(0, 22)}`
 }
 

@@ -3,8 +3,6 @@ import { backoffDelay } from '../util/backoff.js'
 import { isTokenError, TOKEN_INVALIDATED_ERRCODES, WeChatTransportError, type WeChatApiError } from './errors.js'
 import type { FetchedToken, TokenSource } from './token-source.js'
 
-export type { FetchedToken } from './token-source.js'
-
 export interface CachedToken {
   token: string
   /** Epoch ms at which WeChat stops accepting the token. */
@@ -65,7 +63,7 @@ export interface AccessTokens {
 }
 
 /** WeChat allows 20 forced refreshes a day, 30 s apart; once a minute is both safe and enough. */
-export const FORCED_REFRESH_WINDOW_MS = 60_000
+const FORCED_REFRESH_WINDOW_MS = 60_000
 /** A token this close to its expiry is not handed out: the call would carry it past. */
 const EXPIRY_SAFETY_MS = 2_000
 /** After a failed background refresh this process waits this long before trying again. */

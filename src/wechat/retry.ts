@@ -16,9 +16,9 @@ export interface RetryPolicy {
   signal?: AbortSignal
 }
 
-export const DEFAULT_BASE_DELAY_MS = 100
-export const DEFAULT_MAX_DELAY_MS = 2000
-export const DEFAULT_MAX_ATTEMPTS = 10
+const DEFAULT_BASE_DELAY_MS = 100
+const DEFAULT_MAX_DELAY_MS = 2000
+const DEFAULT_MAX_ATTEMPTS = 10
 
 /**
  * Worth another try: WeChat busy (-1), no answer, or a 5xx/429 from something in front of it.
