@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import type { Config } from './config.js'
 import { isBackendUnavailable } from './errors.js'
+import { listeningOrigin } from './util/listening-url.js'
+import { EMULATOR_PREFIX, wechatEndpoints } from './wechat/endpoints.js'
 import { WeChatApiError, WeChatTransportError, errcodeAdvice } from './wechat/errors.js'
 import websocket from '../plugins/external/websocket.js'
 import helmet from '../plugins/external/helmet.js'
@@ -22,7 +24,7 @@ export interface AppOptions {
   role?: 'server' | 'worker'
 }
 
-/** The whole service as one plugin; server.ts and worker.ts own the process around it. */
+/** The whole service as one plugin; process.ts (for server.ts, worker.ts and demo.ts) owns the process around it. */
 export default async function app (fastify: FastifyInstance, { config, role = 'server' }: AppOptions): Promise<void> {
   if (config.REDIS_URL === undefined && (role === 'worker' || !config.RUN_WORKER)) {
     // In-process state is invisible to other processes: a separate worker would never see a job.
@@ -45,9 +47,9 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
   await fastify.register(healthRoutes)
   await fastify.register(loginRoutes, { prefix: '/api/login' })
   await fastify.register(wechatRoutes, { prefix: '/wechat' })
-  if (config.WECHAT_EMULATOR) {
-    fastify.log.warn('WECHAT EMULATOR ENABLED: /_emulator impersonates WeChat; never run this in production')
-    await fastify.register(emulatorRoutes, { prefix: '/_emulator' })
+  if (wechatEndpoints(config, () => listeningOrigin(fastify.server)).emulated) {
+    fastify.log.warn(`WECHAT EMULATOR ENABLED: ${EMULATOR_PREFIX} impersonates WeChat; never run this in production`)
+    await fastify.register(emulatorRoutes, { prefix: EMULATOR_PREFIX })
   }
   await fastify.register(staticFiles)
 }

@@ -142,7 +142,7 @@ export function loadConfig (env: Env = process.env): Config {
   return config
 }
 
-export function publicOrigin (config: Pick<Config, 'PUBLIC_URL'>): string {
+function publicOrigin (config: Pick<Config, 'PUBLIC_URL'>): string {
   return new URL(config.PUBLIC_URL).origin
 }
 
@@ -162,9 +162,4 @@ export function trustProxy (config: Pick<Config, 'TRUST_PROXY'>): boolean | stri
     return (_address, hop) => hop < hops
   }
   return value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
-}
-
-/** Everything under a deployment's prefix, so two deployments can share one Redis. */
-export function prefixed (config: Pick<Config, 'REDIS_PREFIX'>, name: string): string {
-  return `${config.REDIS_PREFIX}${name}`
 }

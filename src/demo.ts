@@ -4,7 +4,9 @@
  */
 import { randomBytes } from 'node:crypto'
 import { networkInterfaces } from 'node:os'
-import { main } from './server.js'
+import { runProcess } from './process.js'
+import { listeningOrigin } from './util/listening-url.js'
+import { wechatEndpoints } from './wechat/endpoints.js'
 
 const port = process.env.PORT ?? '3000'
 
@@ -38,12 +40,13 @@ const env: Record<string, string | undefined> = {
   API_KEY: apiKey
 }
 
-await main(env)
+const { fastify, config } = await runProcess('server', env)
+const { phoneBase } = wechatEndpoints(config, () => listeningOrigin(fastify.server))
 
 console.log(`
-  wechat-qr-login demo (WeChat is emulated; ${env.REDIS_URL === undefined ? 'state in this process' : `state in ${env.REDIS_URL}`})
+  wechat-qr-login demo (WeChat is emulated; ${config.REDIS_URL === undefined ? 'state in this process' : `state in ${config.REDIS_URL}`})
 
   Login page:     ${local}
-  ${lanUrl === undefined ? '' : `On your LAN:    ${lanUrl}  (a phone on the same network can scan the QR)\n  `}Phone page:     the QR links to ${env.WECHAT_EMULATOR_PUBLIC_URL}/_emulator/scan?ticket=…
+  ${lanUrl === undefined ? '' : `On your LAN:    ${lanUrl}  (a phone on the same network can scan the QR)\n  `}Phone page:     the QR links to ${phoneBase ?? 'WeChat'}/scan?ticket=…
   Exchange codes: curl -X POST ${local}/api/login/exchange -H 'authorization: Bearer ${apiKey}' -H 'content-type: application/json' -d '{"code":"…"}'
 `)

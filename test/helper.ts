@@ -6,9 +6,9 @@ import { Redis } from 'ioredis'
 import { WebSocket } from 'ws'
 import app from '../src/app.js'
 import { loadConfig, type Config, type Env } from '../src/config.js'
-import { serverOptions } from '../src/server.js'
+import { serverOptions } from '../src/process.js'
 import type { CreatedLogin } from '../src/login/service.js'
-import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../routes/emulator/server.js'
+import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from './fixtures/emulator-server.js'
 
 /** What the helpers need of a test: somewhere to register cleanup. A tap Test is one; so is a benchmark's scope. */
 export interface Scope {

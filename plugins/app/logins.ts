@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin'
 import { createLoginService } from '../../src/login/service.js'
+import { wechatEndpoints } from '../../src/wechat/endpoints.js'
+import { listeningOrigin } from '../../src/util/listening-url.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -9,12 +11,13 @@ declare module 'fastify' {
 
 export default fp(async function loginsPlugin (fastify) {
   const { config, drivers, wechat } = fastify
+  // Browsers load the QR image: from WeChat, or from the emulator under PUBLIC_URL.
+  const { mpBase } = wechatEndpoints(config, () => listeningOrigin(fastify.server))
   fastify.decorate('logins', createLoginService({
     store: drivers.store,
     wechat,
     loginTtlSeconds: config.LOGIN_TTL_SECONDS,
     codeTtlSeconds: config.LOGIN_CODE_TTL_SECONDS,
-    // Browsers load the QR image; with the emulator it is served by this service itself.
-    mpBase: () => config.WECHAT_EMULATOR ? `${config.PUBLIC_URL.replace(/\/$/, '')}/_emulator` : config.WECHAT_MP_BASE
+    mpBase: () => mpBase
   }))
 }, { name: 'logins', fastify: '5.x', dependencies: ['config', 'drivers', 'wechat'] })

@@ -1,10 +1,11 @@
-import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
 import { Agent, ProxyAgent, type Dispatcher } from 'undici'
 import { createAccessTokens } from '../../src/wechat/access-token.js'
 import { createWeChatClient } from '../../src/wechat/client.js'
+import { wechatEndpoints } from '../../src/wechat/endpoints.js'
 import { createWeChatHttp } from '../../src/wechat/http.js'
 import { centralTokenSource, legacyTokenSource, stableTokenSource, type TokenSource } from '../../src/wechat/token-source.js'
+import { listeningOrigin } from '../../src/util/listening-url.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,27 +28,21 @@ export default fp(async function wechatPlugin (fastify) {
   }
   fastify.addHook('onClose', async () => { await Promise.all(dispatchers.map((dispatcher) => dispatcher.close())) })
 
-  // The built-in emulator answers on our own port: no proxy between us and ourselves.
-  const proxied = config.HTTPS_PROXY !== undefined && !config.WECHAT_EMULATOR
-  const wechatDispatcher = proxied ? new ProxyAgent({ uri: config.HTTPS_PROXY ?? '', ...AGENT_OPTIONS }) : direct()
-  if (proxied) {
+  const endpoints = wechatEndpoints(config, () => listeningOrigin(fastify.server))
+  const proxy = endpoints.useProxy ? config.HTTPS_PROXY : undefined
+  const wechatDispatcher = proxy === undefined ? direct() : new ProxyAgent({ uri: proxy, ...AGENT_OPTIONS })
+  if (proxy !== undefined) {
     dispatchers.push(wechatDispatcher)
     // The host only: a proxy URL may carry credentials.
-    log.info({ proxy: new URL(config.HTTPS_PROXY ?? '').host }, 'WeChat calls go through HTTPS_PROXY')
+    log.info({ proxy: new URL(proxy).host }, 'WeChat calls go through HTTPS_PROXY')
   }
 
-  const baseUrl = () => {
-    const address = fastify.server.address() as AddressInfo | null
-    // The built-in emulator answers on our own port; a worker-only process has none, and uses WECHAT_API_BASE.
-    if (config.WECHAT_EMULATOR && address !== null) return `http://127.0.0.1:${address.port}/_emulator`
-    return config.WECHAT_API_BASE
-  }
   // On shutdown retries stop at once: a job caught mid-retry fails now and BullMQ runs it again later,
   // instead of holding the close for the whole retry deadline.
   const shuttingDown = new AbortController()
   fastify.addHook('preClose', async () => { shuttingDown.abort() })
   const retry = { deadlineMs: config.WECHAT_RETRY_DEADLINE_MS, signal: shuttingDown.signal }
-  const http = createWeChatHttp({ baseUrl, timeoutMs: config.WECHAT_TIMEOUT_MS, dispatcher: wechatDispatcher, retry, log })
+  const http = createWeChatHttp({ baseUrl: endpoints.apiBase, timeoutMs: config.WECHAT_TIMEOUT_MS, dispatcher: wechatDispatcher, retry, log })
 
   let source: TokenSource
   if (config.WECHAT_TOKEN_URL !== undefined) {

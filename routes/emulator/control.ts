@@ -1,7 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { EMULATED_APIS, EmulatorError, PUSH_MODES, type Emulator } from '../../src/emulator/emulator.js'
-import { MAX_LATENCY_MS } from '../../src/emulator/faults.js'
+import { EmulatorError } from '../../src/emulator/errors.js'
+import { EMULATED_APIS, MAX_LATENCY_MS } from '../../src/emulator/faults.js'
+import { PUSH_MODES } from '../../src/emulator/push.js'
+import type { Emulator } from '../../src/emulator/types.js'
 
 const Api = Type.Union([...EMULATED_APIS, '*' as const].map((name) => Type.Literal(name)))
 

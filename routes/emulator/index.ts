@@ -1,11 +1,15 @@
-import type { AddressInfo } from 'node:net'
 import formbody from '@fastify/formbody'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import QRCode from 'qrcode'
-import { createEmulator, EmulatorError, type EmulatedApi, type Emulator, type PushMode } from '../../src/emulator/emulator.js'
-import { wechatError } from '../../src/emulator/errors.js'
+import { createEmulator } from '../../src/emulator/emulator.js'
+import { EmulatorError, wechatError } from '../../src/emulator/errors.js'
+import type { EmulatedApi } from '../../src/emulator/faults.js'
+import type { PushMode } from '../../src/emulator/push.js'
+import type { Emulator } from '../../src/emulator/types.js'
+import { listeningOrigin } from '../../src/util/listening-url.js'
+import { wechatEndpoints } from '../../src/wechat/endpoints.js'
 import control, { scanFailureStatus } from './control.js'
 import { PAGE_CSP, resultPage, scanPage, type ScanOutcome } from './pages.js'
 
@@ -26,28 +30,25 @@ const ScanForm = Type.Object({
 /** WeChat's showqrcode serves 430 px images. */
 const QR_IMAGE_WIDTH = 430
 
-function listeningOrigin (fastify: FastifyInstance): string {
-  const address = fastify.server.address() as AddressInfo | string | null
-  if (address === null || typeof address === 'string') throw new Error('the server does not listen on a TCP port yet')
-  const wildcard = address.address === '0.0.0.0' || address.address === '::'
-  const host = wildcard ? '127.0.0.1' : address.family === 'IPv6' ? `[${address.address}]` : address.address
-  return `http://${host}:${address.port}`
-}
-
 /** The built-in emulator of `WECHAT_EMULATOR=1`: pushes go to this very server's webhook. */
 function emulatorFromConfig (fastify: FastifyInstance): Emulator {
   if (!fastify.hasDecorator('config')) throw new Error('the emulator routes need the `emulator` option or the config decorator')
   const { config } = fastify
-  const prefix = fastify.prefix
+  const ownOrigin = () => listeningOrigin(fastify.server)
+  const { phoneBase } = wechatEndpoints(config, ownOrigin)
+  if (phoneBase === null) throw new Error('the emulator routes are mounted only with WECHAT_EMULATOR=1')
   return createEmulator({
     appId: config.WECHAT_APP_ID,
     appSecret: config.WECHAT_APP_SECRET,
     token: config.WECHAT_TOKEN,
     mode: config.WECHAT_EMULATOR_MODE,
     ...(config.WECHAT_ENCODING_AES_KEY === undefined ? {} : { encodingAesKey: config.WECHAT_ENCODING_AES_KEY }),
-    webhookUrl: () => `${listeningOrigin(fastify)}/wechat/webhook`,
-    // A phone on the LAN must reach the scan page: WECHAT_EMULATOR_PUBLIC_URL when PUBLIC_URL is localhost.
-    publicBase: () => `${(config.WECHAT_EMULATOR_PUBLIC_URL ?? config.PUBLIC_URL).replace(/\/+$/, '')}${prefix}`
+    webhookUrl: () => {
+      const origin = ownOrigin()
+      if (origin === null) throw new Error('the server does not listen on a TCP port yet')
+      return `${origin}/wechat/webhook`
+    },
+    publicBase: () => phoneBase
   })
 }
 

@@ -1,4 +1,6 @@
-import type { PushMode, QrCodeRecord, TestUser } from '../../src/emulator/emulator.js'
+import type { PushMode } from '../../src/emulator/push.js'
+import type { QrCodeRecord } from '../../src/emulator/qrcodes.js'
+import type { TestUser } from '../../src/emulator/users.js'
 
 /**
  * The emulator's "phone": plain HTML forms, inline CSS, no script and nothing external, so the pages
@@ -6,7 +8,7 @@ import type { PushMode, QrCodeRecord, TestUser } from '../../src/emulator/emulat
  */
 export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
-export function escapeHtml (text: string): string {
+function escapeHtml (text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
 }
 

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { scanDedupKey } from '../../src/jobs/definitions.js'
+import { scanDedupKey, toScanJob } from '../../src/jobs/definitions.js'
 import { isOurScene } from '../../src/login/tokens.js'
 import { createMessageCrypto } from '../../src/wechat/crypto.js'
-import { toScanJob, toWeChatMessage, type WeChatMessage } from '../../src/wechat/events.js'
+import { toWeChatMessage, type WeChatMessage } from '../../src/wechat/events.js'
 import { openPush, PushRefused } from './encryption.js'
-import { ACK } from './reply.js'
 import { signedRequestHook } from './signed-request.js'
 import { registerXmlParser } from './xml-body.js'
 
@@ -20,6 +19,13 @@ const SignedQuery = Type.Object({
   encrypt_type: Type.Optional(Type.String({ maxLength: 16 })),
   msg_signature: Type.Optional(Type.String({ maxLength: 128 }))
 })
+
+/**
+ * What the webhook answers, in every mode: "success" means "received, no passive reply", so WeChat
+ * neither retries nor shows the user anything. It is not a passive reply, which is why it is never
+ * encrypted, in safe mode included (WeChat's documentation allows it there too).
+ */
+const ACK = 'success'
 
 /** The message's fields in a fixed order: the same push always gives the same fingerprint. */
 function fingerprint (message: WeChatMessage): string {

@@ -56,7 +56,7 @@ export interface Faults {
 
 export const MAX_LATENCY_MS = 120_000
 
-export function isFaultTarget (value: unknown): value is FaultTarget {
+function isFaultTarget (value: unknown): value is FaultTarget {
   return value === '*' || (EMULATED_APIS as readonly unknown[]).includes(value)
 }
 

@@ -48,7 +48,7 @@ function cdata (value: string): string {
 }
 
 /** The XML of a push, laid out like WeChat's documentation examples. */
-export function pushXml (fields: PushFields): string {
+function pushXml (fields: PushFields): string {
   const lines = Object.entries(fields).map(([name, value]) => {
     if (!FIELD_NAME.test(name)) throw new TypeError(`not an XML element name: ${name}`)
     return `<${name}>${typeof value === 'string' ? cdata(value) : String(value)}</${name}>`

@@ -22,8 +22,8 @@ export interface QrCodeRecord extends QrCodeRequest {
   expiresAt: number | null
 }
 
-export const DEFAULT_EXPIRE_SECONDS = 60
-export const MAX_EXPIRE_SECONDS = 2_592_000
+const DEFAULT_EXPIRE_SECONDS = 60
+const MAX_EXPIRE_SECONDS = 2_592_000
 const MAX_SCENE_STR_BYTES = 64
 const MAX_TEMPORARY_SCENE_ID = 4_294_967_295
 const MAX_PERMANENT_SCENE_ID = 100_000
@@ -82,7 +82,7 @@ export function parseQrCodeRequest (body: unknown): QrCodeRequest | WeChatErrorB
  * WeChat's tickets are base64 of a binary blob (`gQ…==`), so they carry `+`, `/` and `=` and must be
  * URL-encoded. Ours always contain all three, so a client that forgets to encode fails every time.
  */
-export function newTicket (): string {
+function newTicket (): string {
   const raw = Buffer.concat([
     Buffer.from([0x81, randomBytes(1)[0]! & 0x0f]),
     randomBytes(40),

@@ -17,6 +17,15 @@ export const DEFAULT_USERS: readonly TestUserSeed[] = [
   { nickname: 'Chen Jie', following: false, hasUnionid: false }
 ]
 
+/** A test user as the emulator shows it (the phone page, /_control/users). */
+export interface TestUser {
+  openid: string
+  unionid: string | null
+  nickname: string
+  /** Follows the Official Account: a scan pushes SCAN, otherwise subscribe with qrscene_. */
+  following: boolean
+}
+
 /** The state user/info reports and scans change. */
 export interface UserState {
   openid: string
@@ -38,12 +47,12 @@ function digest (text: string): string {
  * 28 characters starting with "o", like WeChat's; the openids of one account share their first six
  * characters, as real ones do. Stable for a given appId, so a demo's users survive restarts.
  */
-export function deriveOpenid (appId: string, nickname: string, index: number): string {
+function deriveOpenid (appId: string, nickname: string, index: number): string {
   return `o${digest(`openid-prefix:${appId}`).slice(0, 5)}${digest(`openid:${appId}:${index}:${nickname}`).slice(0, 22)}`
 }
 
 /** Same for every app of one Open Platform account, hence independent of the appId. */
-export function deriveUnionid (nickname: string, index: number): string {
+function deriveUnionid (nickname: string, index: number): string {
   return `o${digest('unionid-prefix').slice(0, 5)}${digest(`unionid:${index}:${nickname}`).slice(0, 22)}`
 }
 
@@ -63,4 +72,9 @@ export function createUsers (appId: string, seeds: readonly TestUserSeed[], now:
     qrScene: 0,
     qrSceneStr: ''
   }))
+}
+
+/** A copy: callers never hold the emulator's own state. */
+export function toTestUser (user: UserState): TestUser {
+  return { openid: user.openid, unionid: user.unionid, nickname: user.nickname, following: user.following }
 }

@@ -1,4 +1,6 @@
-/** Shared by the webhook (producer) and the worker (consumer): one place for names and payloads. */
+import type { WeChatMessage } from '../wechat/events.js'
+
+/** Shared by the webhook (producer) and the worker (consumer): one place for names, payloads and how a WeChat event becomes a job. */
 export const WECHAT_EVENTS_QUEUE = 'wechat-events'
 export const SCAN_JOB = 'scan'
 
@@ -8,6 +10,30 @@ export interface ScanJob {
   openid: string
   event: 'subscribe' | 'SCAN'
   createTime: string
+}
+
+const QR_SUBSCRIBE_PREFIX = 'qrscene_'
+
+/**
+ * A QR scan of a parametric code: `subscribe` with EventKey "qrscene_<scene>" (first follow) or
+ * `SCAN` with EventKey "<scene>". Anything else (plain follows, a follow after a payment, messages)
+ * is null. The prefix is stripped once: a scene may itself start with "qrscene_".
+ */
+export function toScanJob (message: WeChatMessage): ScanJob | null {
+  if (message.MsgType !== 'event') return null
+  const { Event: event, EventKey: eventKey, FromUserName: openid, CreateTime: createTime } = message
+  if (openid === undefined || openid === '' || createTime === undefined || eventKey === undefined) return null
+  let scene: string
+  if (event === 'subscribe') {
+    if (!eventKey.startsWith(QR_SUBSCRIBE_PREFIX)) return null
+    scene = eventKey.slice(QR_SUBSCRIBE_PREFIX.length)
+  } else if (event === 'SCAN') {
+    scene = eventKey
+  } else {
+    return null
+  }
+  if (scene === '') return null
+  return { scene, openid, event, createTime }
 }
 
 /**

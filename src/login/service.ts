@@ -25,7 +25,7 @@ export interface CreatedLogin {
 }
 
 /** How long a record stays after its QR expired: late readers see "expired", a code can outlive the QR. */
-export function retainAfterExpiryMs (codeTtlSeconds: number): number {
+function retainAfterExpiryMs (codeTtlSeconds: number): number {
   return (codeTtlSeconds + 60) * 1000
 }
 
@@ -71,5 +71,3 @@ export function createLoginService ({ store, wechat, loginTtlSeconds, codeTtlSec
     }
   }
 }
-
-export type LoginService = ReturnType<typeof createLoginService>

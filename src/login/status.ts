@@ -10,7 +10,7 @@ export interface StatusMessage {
   code?: string
 }
 
-export function effectiveStatus (record: LoginRecord, now: number): LoginStatus {
+function effectiveStatus (record: LoginRecord, now: number): LoginStatus {
   if (record.status === 'confirmed') return 'confirmed'
   return now >= record.expiresAt ? 'expired' : record.status
 }

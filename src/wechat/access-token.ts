@@ -1,8 +1,7 @@
 import type { Log } from '../log.js'
+import { backoffDelay } from '../util/backoff.js'
 import { isTokenError, TOKEN_INVALIDATED_ERRCODES, WeChatTransportError, type WeChatApiError } from './errors.js'
 import type { FetchedToken, TokenSource } from './token-source.js'
-
-export type { FetchedToken } from './token-source.js'
 
 export interface CachedToken {
   token: string
@@ -64,7 +63,7 @@ export interface AccessTokens {
 }
 
 /** WeChat allows 20 forced refreshes a day, 30 s apart; once a minute is both safe and enough. */
-export const FORCED_REFRESH_WINDOW_MS = 60_000
+const FORCED_REFRESH_WINDOW_MS = 60_000
 /** A token this close to its expiry is not handed out: the call would carry it past. */
 const EXPIRY_SAFETY_MS = 2_000
 /** After a failed background refresh this process waits this long before trying again. */
@@ -131,7 +130,7 @@ export function createAccessTokens (options: AccessTokenOptions): AccessTokens {
     for (let round = 0; ; round++) {
       const stop = new AbortController()
       // Listen before reading: a token stored between the read and the wait still wakes us.
-      const updated = cache.waitForUpdate(pollDelay(round), stop.signal)
+      const updated = cache.waitForUpdate(backoffDelay(round, WAIT_POLL_MIN_MS, WAIT_POLL_MAX_MS), stop.signal)
       try {
         const cached = await cache.get()
         if (replaces(cached, refusal)) return adopt(cached)
@@ -236,11 +235,6 @@ export function createAccessTokens (options: AccessTokenOptions): AccessTokens {
       return replacement
     }
   }
-}
-
-function pollDelay (round: number): number {
-  const step = Math.min(WAIT_POLL_MAX_MS, WAIT_POLL_MIN_MS * 2 ** round)
-  return Math.round(step / 2 + Math.random() * step / 2)
 }
 
 /**

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Log } from '../log.js'
+import { backoffDelay } from '../util/backoff.js'
 import { WeChatApiError, WeChatTransportError } from './errors.js'
 
 export interface RetryPolicy {
@@ -15,9 +16,9 @@ export interface RetryPolicy {
   signal?: AbortSignal
 }
 
-export const DEFAULT_BASE_DELAY_MS = 100
-export const DEFAULT_MAX_DELAY_MS = 2000
-export const DEFAULT_MAX_ATTEMPTS = 10
+const DEFAULT_BASE_DELAY_MS = 100
+const DEFAULT_MAX_DELAY_MS = 2000
+const DEFAULT_MAX_ATTEMPTS = 10
 
 /**
  * Worth another try: WeChat busy (-1), no answer, or a 5xx/429 from something in front of it.
@@ -31,12 +32,6 @@ export function isRetryable (error: unknown): boolean {
     if (error.failure === 'http_status') return error.status === 429 || (error.status ?? 0) >= 500
   }
   return false
-}
-
-/** Exponential with "equal jitter": half the step fixed (so it grows), half random (so callers spread). */
-export function backoffDelay (attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const step = Math.min(maxMs, baseMs * 2 ** attempt)
-  return Math.round(step / 2 + random() * step / 2)
 }
 
 export interface RetryContext {

@@ -5,7 +5,7 @@ import { createFaults } from '../../src/emulator/faults.js'
 import { fetchStableToken } from '../../src/wechat/token-source.js'
 import { WeChatApiError, WeChatTransportError } from '../../src/wechat/errors.js'
 import { createWeChatHttp } from '../../src/wechat/http.js'
-import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../../routes/emulator/server.js'
+import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../fixtures/emulator-server.js'
 
 const APP = { appId: 'wxemulatorfaults01', appSecret: 'emulator-secret-faults-01', token: 'emuFaultToken' }
 

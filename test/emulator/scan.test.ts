@@ -1,12 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { XMLParser } from 'fast-xml-parser'
 import t, { type Test } from 'tap'
-import { EmulatorError } from '../../src/emulator/emulator.js'
+import { EmulatorError } from '../../src/emulator/errors.js'
 import { loadConfig } from '../../src/config.js'
-import { toScanJob, toWeChatMessage } from '../../src/wechat/events.js'
+import { toScanJob } from '../../src/jobs/definitions.js'
+import { toWeChatMessage } from '../../src/wechat/events.js'
 import { verifyRequestSignature } from '../../src/wechat/signature.js'
 import emulatorRoutes from '../../routes/emulator/index.js'
-import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../../routes/emulator/server.js'
+import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../fixtures/emulator-server.js'
 
 const APP = { appId: 'wxemulatorscan0001', appSecret: 'emulator-secret-scan-0123', token: 'emuScanToken7' }
 

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../../routes/emulator/server.js'
+import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../fixtures/emulator-server.js'
 
 const APP = { appId: 'wxemulatortokens01', appSecret: 'emulator-secret-0123456789', token: 'emutoken2024' }
 

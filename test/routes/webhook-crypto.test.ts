@@ -1,8 +1,6 @@
 import t, { type Test } from 'tap'
-import { passiveReply, textReplyXml } from '../../routes/wechat/reply.js'
-import { createEmulator, EmulatorError } from '../../src/emulator/emulator.js'
-import { createMessageCrypto } from '../../src/wechat/crypto.js'
-import { parseXml } from '../../src/wechat/xml.js'
+import { createEmulator } from '../../src/emulator/emulator.js'
+import { EmulatorError } from '../../src/emulator/errors.js'
 import { wechatSignature } from '../../src/wechat/signature.js'
 import {
   encryptedPush, queuedScanJobs, scanXml, signedQuery, startModeEmulator, TEST_ENCODING_AES_KEY
@@ -220,24 +218,6 @@ t.test('an EncodingAESKey of any other length than 43 is refused at boot', async
   for (const key of [TEST_ENCODING_AES_KEY.slice(0, 42), `${TEST_ENCODING_AES_KEY}A`, `${TEST_ENCODING_AES_KEY.slice(0, 42)}=`]) {
     await t.rejects(build(t, { env: { WECHAT_ENCODING_AES_KEY: key } }), /WECHAT_ENCODING_AES_KEY/, `${key.length} characters`)
   }
-})
-
-t.test('passive replies: plaintext as documented (R1), encrypted and signed for an encrypted push', async (t) => {
-  const r1 = vectors.replies.find((vector) => vector.id.startsWith('R1-'))!
-  const fields = { toUser: r1.expected.ToUserName!, fromUser: r1.expected.FromUserName!, content: r1.expected.Content! }
-  const xml = textReplyXml(fields, Number(r1.expected.CreateTime))
-  t.equal(xml, r1.xml, 'R1 byte for byte')
-
-  const crypto = createMessageCrypto({ token: TEST_WECHAT.WECHAT_TOKEN, encodingAesKey: TEST_ENCODING_AES_KEY, appId: TEST_WECHAT.WECHAT_APP_ID })
-  t.same(passiveReply(xml, { encrypted: false }, crypto), { contentType: 'application/xml; charset=utf-8', body: xml }, 'to a plaintext push: as is')
-  const sealed = passiveReply(xml, { encrypted: true }, crypto, () => 1_718_000_002_000)
-  t.notOk(sealed.body.includes(r1.expected.Content!), 'to an encrypted push: nothing readable')
-  const parsed = parseXml(sealed.body) as { xml: Record<string, string> }
-  t.same(Object.keys(parsed.xml).sort(), ['Encrypt', 'MsgSignature', 'Nonce', 'TimeStamp'])
-  t.equal(parsed.xml.TimeStamp, '1718000002')
-  const opened = crypto.decrypt({ msgSignature: parsed.xml.MsgSignature!, timestamp: parsed.xml.TimeStamp!, nonce: parsed.xml.Nonce!, encrypt: parsed.xml.Encrypt! })
-  t.equal(opened, xml, 'decrypts, with a valid MsgSignature, to the plaintext reply')
-  t.throws(() => passiveReply(xml, { encrypted: true }, null), /without a message crypto/)
 })
 
 t.test('the emulator: modes need a key, per-push modes, the phone page offers them', async (t) => {

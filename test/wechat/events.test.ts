@@ -1,6 +1,6 @@
 import t from 'tap'
-import { scanDedupKey } from '../../src/jobs/definitions.js'
-import { toScanJob, toWeChatMessage, type WeChatMessage } from '../../src/wechat/events.js'
+import { scanDedupKey, toScanJob } from '../../src/jobs/definitions.js'
+import { toWeChatMessage, type WeChatMessage } from '../../src/wechat/events.js'
 import { XML_PARSER_OPTIONS, XmlError, parseXml } from '../../src/wechat/xml.js'
 import { loadWeChatVectors } from '../fixtures/wechat-vectors.js'
 

@@ -1,15 +1,6 @@
 import t from 'tap'
 import { errcodeAdvice, WeChatApiError, WeChatTransportError } from '../../src/wechat/errors.js'
-import { backoffDelay, isRetryable, withRetry } from '../../src/wechat/retry.js'
-
-t.test('backoff: doubles from the base, capped, half of each step jittered', async (t) => {
-  t.equal(backoffDelay(0, 100, 2000, () => 0), 50)
-  t.equal(backoffDelay(0, 100, 2000, () => 1), 100)
-  t.equal(backoffDelay(3, 100, 2000, () => 0), 400)
-  t.equal(backoffDelay(3, 100, 2000, () => 1), 800)
-  t.equal(backoffDelay(20, 100, 2000, () => 1), 2000, 'never above the cap')
-  t.equal(backoffDelay(20, 100, 2000, () => 0), 1000, 'and never below half of it')
-})
+import { isRetryable, withRetry } from '../../src/wechat/retry.js'
 
 t.test('retried: busy (-1), no answer, 5xx and 429; never an answer that a retry would repeat', async (t) => {
   t.equal(isRetryable(new WeChatApiError('qrcode/create', -1, 'system error')), true)

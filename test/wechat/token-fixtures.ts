@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
-import type { EmulatorServerOptions } from '../../routes/emulator/server.js'
+import type { EmulatorServerOptions } from '../fixtures/emulator-server.js'
 import { loadConfig } from '../../src/config.js'
 import { createDrivers } from '../../src/drivers/index.js'
 import type { TokenCache } from '../../src/wechat/access-token.js'

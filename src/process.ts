@@ -1,0 +1,74 @@
+import closeWithGrace from 'close-with-grace'
+import Fastify, { type FastifyInstance } from 'fastify'
+import app, { type AppOptions } from './app.js'
+import { ConfigError, loadConfig, trustProxy, type Config, type Env } from './config.js'
+import { loggerOptions } from './logger.js'
+
+/** How long a signal's shutdown may take before close-with-grace ends the process anyway. */
+const CLOSE_GRACE_MS = 10_000
+
+/** Fastify options shared by every entry (and the tests' builds). */
+export function serverOptions (config: Config, logStream?: NodeJS.WritableStream) {
+  return {
+    logger: loggerOptions(config, logStream),
+    trustProxy: trustProxy(config),
+    // Behind a load balancer, idle keep-alive must outlive the balancer's own (60 s on most).
+    keepAliveTimeout: 72_000,
+    requestTimeout: 30_000,
+    connectionTimeout: 30_000,
+    bodyLimit: 64 * 1024,
+    pluginTimeout: 30_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle' as const
+  }
+}
+
+/** A bad variable stops the process with one line naming it, before anything starts. */
+export function loadConfigOrExit (env: Env = process.env): Config {
+  try {
+    return loadConfig(env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    console.error(error.message)
+    process.exit(1)
+  }
+}
+
+export interface RunningProcess {
+  fastify: FastifyInstance
+  config: Config
+}
+
+/**
+ * One process around the app: the server listens on PORT/HOST, the worker only processes jobs.
+ * A signal or a crash closes it with grace; a failure to start is one fatal log line and exit 1.
+ */
+export async function runProcess (role: NonNullable<AppOptions['role']>, env: Env = process.env): Promise<RunningProcess> {
+  const config = loadConfigOrExit(env)
+  const fastify = Fastify(serverOptions(config))
+
+  closeWithGrace({ delay: CLOSE_GRACE_MS }, async ({ signal, err }) => {
+    if (err !== undefined) fastify.log.error({ err }, 'shutting down after an error')
+    else fastify.log.info({ signal }, 'shutting down')
+    await fastify.close()
+  })
+
+  try {
+    await fastify.register(app, { config, role })
+    if (role === 'server') {
+      await fastify.listen({ port: config.PORT, host: config.HOST })
+    } else {
+      await fastify.ready()
+      fastify.log.info('worker started')
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      fastify.log.fatal(`port ${config.PORT} is taken: stop what uses it, or set PORT to another port`)
+    } else {
+      fastify.log.fatal({ err: error }, 'could not start')
+    }
+    await fastify.close()
+    process.exit(1)
+  }
+  return { fastify, config }
+}
