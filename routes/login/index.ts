@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import {
-  BearerHeaders, CreatedLogin, ErrorBody, ExchangeBody, Identity, PageConfig, Status, StatusQuery, bearerToken
-} from './schemas.js'
+import { CreatedLogin, ErrorBody, ExchangeBody, Identity, PageConfig, StatusMessage } from '../../src/wire/login.js'
+import { BearerHeaders, StatusQuery, bearerToken } from './schemas.js'
 import { allowedOrigins } from '../../src/config.js'
 import { rateLimited } from './limits.js'
 import { watchLogin } from './socket.js'
@@ -47,7 +46,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
   /** The polling fallback: the same status object the socket pushes. */
   fastify.get('/status', {
     onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_STATUS_PER_IP, key: (request) => `status:ip:${request.ip}` }),
-    schema: { querystring: StatusQuery, headers: BearerHeaders, response: { 200: Status, 404: ErrorBody } }
+    schema: { querystring: StatusQuery, headers: BearerHeaders, response: { 200: StatusMessage, 404: ErrorBody } }
   }, async (request, reply) => {
     const secret = bearerToken(request.headers.authorization)
     const status = secret === null ? null : await logins.status(request.query.scene, secret)
