@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from '@fastify/websocket'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { isFinal, statusMessage } from '../../src/login/status.js'
-import { CloseCode, SubscribeMessage, type SocketError, type StatusMessage } from '../../src/wire/login.js'
+import {
+  CloseCode, SubscribeMessageSchema, type SocketCloseCode, type SocketError, type StatusMessage, type SubscribeMessage
+} from '../../src/wire/login.js'
 
 export const SUBSCRIBE_TIMEOUT_MS = 10_000
 /** A socket that misses one ping interval's pong is dead (a phone that lost its network): dropped. */
@@ -10,7 +12,7 @@ export const PING_INTERVAL_MS = 30_000
 /** setTimeout's ceiling; a longer QR lifetime is re-armed when the timer fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
-const subscribeMessage = TypeCompiler.Compile(SubscribeMessage)
+const subscribeMessage = TypeCompiler.Compile(SubscribeMessageSchema)
 
 /**
  * One login watched over one socket. Listeners are attached synchronously (the client may send its
@@ -123,7 +125,7 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
     if (!closed && socket.readyState === socket.OPEN) socket.send(JSON.stringify(message))
   }
 
-  function close (code: CloseCode, reason: string): void {
+  function close (code: SocketCloseCode, reason: string): void {
     if (closed) return
     closed = true
     socket.close(code, reason)

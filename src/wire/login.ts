@@ -8,9 +8,9 @@ import { Type, type Static } from '@sinclair/typebox'
 import { SCENE_PATTERN } from '../login/tokens.js'
 
 /** Every status a login can show, in the order a login moves through them. */
-export const LoginStatus = Type.Union([Type.Literal('pending'), Type.Literal('scanned'), Type.Literal('confirmed'), Type.Literal('expired')])
-export type LoginStatus = Static<typeof LoginStatus>
-export const LOGIN_STATUSES: readonly LoginStatus[] = Object.freeze(LoginStatus.anyOf.map((literal) => literal.const))
+export const LoginStatusSchema = Type.Union([Type.Literal('pending'), Type.Literal('scanned'), Type.Literal('confirmed'), Type.Literal('expired')])
+export type LoginStatus = Static<typeof LoginStatusSchema>
+export const LOGIN_STATUSES: readonly LoginStatus[] = Object.freeze(LoginStatusSchema.anyOf.map((literal) => literal.const))
 
 /**
  * How the login socket closes. 1009 is sent by the WebSocket library itself (a message over
@@ -28,13 +28,13 @@ export const CloseCode = {
   /** No subscribe in time. */
   subscribeTimeout: 4408
 } as const
-export type CloseCode = typeof CloseCode[keyof typeof CloseCode]
+export type SocketCloseCode = typeof CloseCode[keyof typeof CloseCode]
 
-export const Scene = Type.String({ pattern: SCENE_PATTERN })
+export const SceneSchema = Type.String({ pattern: SCENE_PATTERN })
 
 /** POST /api/login/qr, 201. */
-export const CreatedLogin = Type.Object({
-  scene: Scene,
+export const CreatedLoginSchema = Type.Object({
+  scene: SceneSchema,
   /** The browser's proof that it created the login: never in a URL. */
   secret: Type.String(),
   ticket: Type.String(),
@@ -45,60 +45,60 @@ export const CreatedLogin = Type.Object({
   expiresIn: Type.Integer(),
   expiresAt: Type.String({ format: 'date-time' })
 })
-export type CreatedLogin = Static<typeof CreatedLogin>
+export type CreatedLogin = Static<typeof CreatedLoginSchema>
 
 /** What the page sees, pushed over the socket and from GET /api/login/status alike. */
-export const StatusMessage = Type.Object({
+export const StatusMessageSchema = Type.Object({
   type: Type.Literal('status'),
-  status: LoginStatus,
+  status: LoginStatusSchema,
   /** Seconds left: of the QR code, or with `confirmed` of the login code (0 once gone). */
   expiresIn: Type.Integer({ minimum: 0 }),
   /** Only with `confirmed`, and only while the code is still valid. */
   code: Type.Optional(Type.String())
 })
-export type StatusMessage = Static<typeof StatusMessage>
+export type StatusMessage = Static<typeof StatusMessageSchema>
 
 /** The socket's one inbound message. A scene not shaped like ours is refused before any I/O. */
-export const SubscribeMessage = Type.Object({
+export const SubscribeMessageSchema = Type.Object({
   type: Type.Literal('subscribe'),
-  scene: Scene,
+  scene: SceneSchema,
   secret: Type.String({ maxLength: 128 })
 })
-export type SubscribeMessage = Static<typeof SubscribeMessage>
+export type SubscribeMessage = Static<typeof SubscribeMessageSchema>
 
 /** What the socket sends instead of a status, just before it closes. */
-export const SocketError = Type.Object({
+export const SocketErrorSchema = Type.Object({
   type: Type.Literal('error'),
   error: Type.String()
 })
-export type SocketError = Static<typeof SocketError>
+export type SocketError = Static<typeof SocketErrorSchema>
 
 /** Every HTTP error of /api/login. */
-export const ErrorBody = Type.Object({
+export const ErrorBodySchema = Type.Object({
   error: Type.String(),
   message: Type.Optional(Type.String()),
   /** WeChat's errcode, when WeChat refused. */
   errcode: Type.Optional(Type.Integer())
 })
-export type ErrorBody = Static<typeof ErrorBody>
+export type ErrorBody = Static<typeof ErrorBodySchema>
 
 /** GET /api/login/config: the origins the page may post a code to (its opener's). */
-export const PageConfig = Type.Object({ allowedOrigins: Type.Array(Type.String()) })
-export type PageConfig = Static<typeof PageConfig>
+export const PageConfigSchema = Type.Object({ allowedOrigins: Type.Array(Type.String()) })
+export type PageConfig = Static<typeof PageConfigSchema>
 
 /** POST /api/login/exchange, from the application's backend. */
-export const ExchangeBody = Type.Object({ code: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false })
-export type ExchangeBody = Static<typeof ExchangeBody>
+export const ExchangeBodySchema = Type.Object({ code: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false })
+export type ExchangeBody = Static<typeof ExchangeBodySchema>
 
 /**
  * The visitor, as /api/login/exchange returns them. The stored identity (src/login/types.ts) is
  * this with `confirmedAt` in epoch milliseconds: a field added here is stored and returned.
  */
-export const Identity = Type.Object({
+export const IdentitySchema = Type.Object({
   openid: Type.String(),
   unionid: Type.Union([Type.String(), Type.Null()]),
   scene: Type.String(),
   subscribed: Type.Boolean(),
   confirmedAt: Type.String({ format: 'date-time' })
 })
-export type Identity = Static<typeof Identity>
+export type Identity = Static<typeof IdentitySchema>

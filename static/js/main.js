@@ -26,8 +26,8 @@ import * as view from './view.js'
 const EXPIRY_GRACE_MS = 1500
 
 // Both load while the first login is created.
-void loadQrLibrary()
-void loadAllowedOrigins()
+loadQrLibrary()
+loadAllowedOrigins()
 
 /** @type {Attempt | null} */
 let current = null
@@ -184,13 +184,16 @@ class QrLogin {
     if (this.final || this.login === null) return
     try {
       const message = await fetchStatus(this.login)
-      if (message === null) this.expired()
-      else if (message.status === Status.pending || message.status === Status.scanned) {
+      if (message === null) {
+        this.expired()
+      } else if (message.status === Status.pending || message.status === Status.scanned) {
+        // Still open: the countdown starts again from what the server says is left.
         this.deadline = 0
         this.apply(message)
         this.tick()
-        return
-      } else this.apply(message)
+      } else {
+        this.apply(message)
+      }
     } catch {
       this.expired()
     }

@@ -11,7 +11,6 @@
  * @typedef {import('../../src/wire/login.js').SubscribeMessage} SubscribeMessage
  * @typedef {import('../../src/wire/login.js').LoginStatus} LoginStatus
  * @typedef {import('../../src/wire/login.js').ErrorBody} ErrorBody
- * @typedef {import('../../src/wire/login.js').CloseCode} CloseCodeValue
  */
 
 export const LOGIN_API = '/api/login'

@@ -11,7 +11,7 @@ import { STATIC_ROOT } from '../../plugins/external/static.js'
 import { statusMessage } from '../../src/login/status.js'
 import { newScene, newBrowserSecret } from '../../src/login/tokens.js'
 import type { LoginRecord } from '../../src/login/types.js'
-import { CloseCode, LOGIN_STATUSES, StatusMessage, SubscribeMessage } from '../../src/wire/login.js'
+import { CloseCode, LOGIN_STATUSES, StatusMessageSchema, SubscribeMessageSchema } from '../../src/wire/login.js'
 
 interface PageProtocol {
   LOGIN_STATUSES: readonly string[]
@@ -23,8 +23,8 @@ interface PageProtocol {
 }
 
 const page = await import(pathToFileURL(join(STATIC_ROOT, 'js', 'protocol.js')).href) as PageProtocol
-const statusSchema = TypeCompiler.Compile(StatusMessage)
-const subscribeSchema = TypeCompiler.Compile(SubscribeMessage)
+const statusSchema = TypeCompiler.Compile(StatusMessageSchema)
+const subscribeSchema = TypeCompiler.Compile(SubscribeMessageSchema)
 
 t.test('the page knows exactly the statuses of the contract, in its order', async (t) => {
   t.same(page.LOGIN_STATUSES, LOGIN_STATUSES)
