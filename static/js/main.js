@@ -35,7 +35,7 @@ let current = null
 function start () {
   current?.stop()
   current = new QrLogin()
-  void current.run()
+  current.run()
 }
 
 /** Any login method ends here: the code is shown and handed to the embedding site. @param {string} code */
@@ -172,7 +172,7 @@ class QrLogin {
     if (left > 0) {
       this.later(() => this.tick(), left % 1000 || 1000)
     } else {
-      this.later(() => void this.checkExpiry(), EXPIRY_GRACE_MS)
+      this.later(() => { this.checkExpiry() }, EXPIRY_GRACE_MS)
     }
   }
 
