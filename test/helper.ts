@@ -7,7 +7,7 @@ import { WebSocket } from 'ws'
 import app from '../src/app.js'
 import { loadConfig, type Config, type Env } from '../src/config.js'
 import { serverOptions } from '../src/process.js'
-import type { CreatedLogin } from '../src/login/service.js'
+import type { CreatedLogin, StatusMessage } from '../src/wire/login.js'
 import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from './fixtures/emulator-server.js'
 
 /** What the helpers need of a test: somewhere to register cleanup. A tap Test is one; so is a benchmark's scope. */
@@ -142,14 +142,6 @@ export async function createLogin (target: TestApp): Promise<CreatedLogin> {
   return await response.json() as CreatedLogin
 }
 
-export interface StatusMessage {
-  type: string
-  status?: string
-  error?: string
-  code?: string
-  expiresIn?: number
-}
-
 /** A real WebSocket client of /api/login/ws that queues messages so a test awaits them in order. */
 export interface LoginSocket {
   next (): Promise<StatusMessage>
@@ -190,7 +182,8 @@ export async function waitForStatus (socket: LoginSocket, status: string): Promi
   const seen: string[] = []
   for (;;) {
     const message = await socket.next()
-    seen.push(message.status ?? `error:${message.error ?? ''}`)
+    // The socket sends an error instead of a status before it closes: recorded, so a test can tell.
+    seen.push('error' in message ? `error:${String(message.error)}` : message.status)
     if (message.status === status) return { message, seen }
   }
 }

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
+import { CloseCode } from '../../src/wire/login.js'
 
 /** Login sockets carry one small JSON message in, a few out: anything bigger is hostile. */
 export const WEBSOCKET_MAX_PAYLOAD = 4096
@@ -9,7 +10,7 @@ export default fp(async function websocketPlugin (fastify) {
     options: { maxPayload: WEBSOCKET_MAX_PAYLOAD },
     errorHandler (error, socket, request) {
       request.log.error({ err: error }, 'websocket handler failed')
-      socket.close(1011, 'internal error')
+      socket.close(CloseCode.internalError, 'internal error')
     }
   })
 }, { name: 'websocket', fastify: '5.x' })

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
-  BearerHeaders, CreatedLogin, ErrorBody, ExchangeBody, Identity, PageConfig, Status, StatusQuery, bearerToken
-} from './schemas.js'
+  CreatedLoginSchema, ErrorBodySchema, ExchangeBodySchema, IdentitySchema, PageConfigSchema, StatusMessageSchema
+} from '../../src/wire/login.js'
+import { BearerHeaders, StatusQuery, bearerToken } from './schemas.js'
 import { allowedOrigins } from '../../src/config.js'
 import { rateLimited } from './limits.js'
 import { watchLogin } from './socket.js'
@@ -17,7 +18,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
     onRequest: rateLimited(fastify,
       { max: config.RATE_LIMIT_QR_PER_IP, key: (request) => `qr:ip:${request.ip}` },
       { max: config.RATE_LIMIT_QR_GLOBAL, key: () => 'qr:all' }),
-    schema: { response: { 201: CreatedLogin, 502: ErrorBody } }
+    schema: { response: { 201: CreatedLoginSchema, 502: ErrorBodySchema } }
   }, async (request, reply) => {
     const created = await logins.create()
     request.log.info({ scene: created.scene }, 'login created')
@@ -26,7 +27,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
 
   /** Public: the page posts a code only to an opener on one of these origins. */
   fastify.get('/config', {
-    schema: { response: { 200: PageConfig } }
+    schema: { response: { 200: PageConfigSchema } }
   }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({ allowedOrigins: [...origins] }))
 
   fastify.get('/ws', {
@@ -47,7 +48,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
   /** The polling fallback: the same status object the socket pushes. */
   fastify.get('/status', {
     onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_STATUS_PER_IP, key: (request) => `status:ip:${request.ip}` }),
-    schema: { querystring: StatusQuery, headers: BearerHeaders, response: { 200: Status, 404: ErrorBody } }
+    schema: { querystring: StatusQuery, headers: BearerHeaders, response: { 200: StatusMessageSchema, 404: ErrorBodySchema } }
   }, async (request, reply) => {
     const secret = bearerToken(request.headers.authorization)
     const status = secret === null ? null : await logins.status(request.query.scene, secret)
@@ -72,7 +73,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
         key: (request) => `exchange:key:${digest(bearerToken(request.headers.authorization) ?? '').toString('hex')}`
       })
     ],
-    schema: { body: ExchangeBody, headers: BearerHeaders, response: { 200: Identity, 400: ErrorBody, 401: ErrorBody } }
+    schema: { body: ExchangeBodySchema, headers: BearerHeaders, response: { 200: IdentitySchema, 400: ErrorBodySchema, 401: ErrorBodySchema } }
   }, async (request, reply) => {
     const identity = await logins.redeem(request.body.code)
     if (identity === null) {

@@ -1,52 +1,10 @@
-import { Type, type Static } from '@sinclair/typebox'
-import { SCENE_PATTERN } from '../../src/login/tokens.js'
+import { Type } from '@sinclair/typebox'
 
-export const Scene = Type.String({ pattern: SCENE_PATTERN })
-
-export const CreatedLogin = Type.Object({
-  scene: Scene,
-  secret: Type.String(),
-  ticket: Type.String(),
-  qrUrl: Type.String(),
-  qrImageUrl: Type.String(),
-  expiresIn: Type.Integer(),
-  expiresAt: Type.String({ format: 'date-time' })
-})
-
-export const Status = Type.Object({
-  type: Type.Literal('status'),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('scanned'), Type.Literal('confirmed'), Type.Literal('expired')]),
-  expiresIn: Type.Integer({ minimum: 0 }),
-  code: Type.Optional(Type.String())
-})
-
-export const ErrorBody = Type.Object({
-  error: Type.String(),
-  message: Type.Optional(Type.String()),
-  errcode: Type.Optional(Type.Integer())
-})
+// The shapes /api/login sends and accepts are the wire contract: src/wire/login.ts. Here only what
+// the HTTP layer alone reads: the status query and the bearer header.
 
 export const StatusQuery = Type.Object({ scene: Type.String({ maxLength: 128 }) })
 export const BearerHeaders = Type.Object({ authorization: Type.Optional(Type.String({ maxLength: 512 })) })
-
-export const ExchangeBody = Type.Object({ code: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false })
-export const Identity = Type.Object({
-  openid: Type.String(),
-  unionid: Type.Union([Type.String(), Type.Null()]),
-  scene: Type.String(),
-  subscribed: Type.Boolean(),
-  confirmedAt: Type.String({ format: 'date-time' })
-})
-
-export const PageConfig = Type.Object({ allowedOrigins: Type.Array(Type.String()) })
-
-/** The socket's one inbound message. A scene not shaped like ours is refused before any I/O. */
-export const SubscribeMessage = Type.Object({
-  type: Type.Literal('subscribe'),
-  scene: Scene,
-  secret: Type.String({ maxLength: 128 })
-})
-export type SubscribeMessage = Static<typeof SubscribeMessage>
 
 export function bearerToken (authorization: string | undefined): string | null {
   const match = /^Bearer ([^\s]+)$/i.exec(authorization ?? '')

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from '@fastify/websocket'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { isFinal, statusMessage, type StatusMessage } from '../../src/login/status.js'
-import { SubscribeMessage } from './schemas.js'
+import { isFinal, statusMessage } from '../../src/login/status.js'
+import {
+  CloseCode, SubscribeMessageSchema, type SocketCloseCode, type SocketError, type StatusMessage, type SubscribeMessage
+} from '../../src/wire/login.js'
 
 export const SUBSCRIBE_TIMEOUT_MS = 10_000
 /** A socket that misses one ping interval's pong is dead (a phone that lost its network): dropped. */
@@ -10,15 +12,7 @@ export const PING_INTERVAL_MS = 30_000
 /** setTimeout's ceiling; a longer QR lifetime is re-armed when the timer fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
-export const CloseCode = {
-  final: 1000,
-  internalError: 1011,
-  badRequest: 4400,
-  notFound: 4404,
-  subscribeTimeout: 4408
-} as const
-
-const subscribeMessage = TypeCompiler.Compile(SubscribeMessage)
+const subscribeMessage = TypeCompiler.Compile(SubscribeMessageSchema)
 
 /**
  * One login watched over one socket. Listeners are attached synchronously (the client may send its
@@ -127,11 +121,11 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
     }, Math.min(Math.max(delayMs, 0) + 5, MAX_TIMER_MS))
   }
 
-  function send (message: StatusMessage | { type: 'error', error: string }): void {
+  function send (message: StatusMessage | SocketError): void {
     if (!closed && socket.readyState === socket.OPEN) socket.send(JSON.stringify(message))
   }
 
-  function close (code: number, reason: string): void {
+  function close (code: SocketCloseCode, reason: string): void {
     if (closed) return
     closed = true
     socket.close(code, reason)

@@ -1,6 +1,7 @@
 import type { WeChatClient } from '../wechat/client.js'
 import type { LoginStore } from './store.js'
-import { statusMessage, type StatusMessage } from './status.js'
+import type { CreatedLogin, StatusMessage } from '../wire/login.js'
+import { statusMessage } from './status.js'
 import { newBrowserSecret, newScene, secretMatches, sha256 } from './tokens.js'
 import type { Identity, LoginRecord } from './types.js'
 
@@ -12,16 +13,6 @@ export interface LoginServiceOptions {
   /** Where browsers fetch the QR image: WECHAT_MP_BASE, or the emulator. */
   mpBase: () => string
   now?: () => number
-}
-
-export interface CreatedLogin {
-  scene: string
-  secret: string
-  ticket: string
-  qrUrl: string
-  qrImageUrl: string
-  expiresIn: number
-  expiresAt: string
 }
 
 /** How long a record stays after its QR expired: late readers see "expired", a code can outlive the QR. */

@@ -1,14 +1,5 @@
-import type { LoginRecord, LoginStatus } from './types.js'
-
-/** What the page sees, over the socket and from the polling endpoint alike. */
-export interface StatusMessage {
-  type: 'status'
-  status: LoginStatus
-  /** Seconds left: of the QR code, or with `confirmed` of the login code (0 once gone). */
-  expiresIn: number
-  /** Only with `confirmed`, and only while the code is still valid. */
-  code?: string
-}
+import type { LoginStatus, StatusMessage } from '../wire/login.js'
+import type { LoginRecord } from './types.js'
 
 function effectiveStatus (record: LoginRecord, now: number): LoginStatus {
   if (record.status === 'confirmed') return 'confirmed'

@@ -1,14 +1,13 @@
-/** What the worker learned about the visitor; handed to the application's backend for a login code. */
-export interface Identity {
-  openid: string
-  unionid: string | null
-  scene: string
-  subscribed: boolean
-  confirmedAt: number
-}
+import type { Identity as IdentityOnTheWire, LoginStatus } from '../wire/login.js'
 
-export type StoredStatus = 'pending' | 'scanned' | 'confirmed'
-export type LoginStatus = StoredStatus | 'expired'
+/**
+ * What the worker learned about the visitor; handed to the application's backend for a login code.
+ * The exchange's answer with `confirmedAt` in epoch milliseconds, so one schema defines both.
+ */
+export type Identity = Omit<IdentityOnTheWire, 'confirmedAt'> & { confirmedAt: number }
+
+/** Expiry is not stored: a login is expired when its clock says so. */
+export type StoredStatus = Exclude<LoginStatus, 'expired'>
 
 export interface LoginRecord {
   scene: string

@@ -6,9 +6,11 @@
  */
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import t, { type Test } from 'tap'
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
 import { build, exchange, freePort, startEmulator, type TestApp, type TestEmulator } from '../helper.js'
+import { STATIC_ROOT } from '../../plugins/external/static.js'
 
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
@@ -27,6 +29,8 @@ const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 },
 const SCREENSHOT_DIR = process.env.E2E_SCREENSHOT_DIR ?? tmpdir()
 const STATUS_PATH = /\/api\/login\/status\?/
 const SOCKET_URL = /\/api\/login\/ws$/
+/** How many dead sockets the page tries before it polls: read from the page's own module. */
+const { SOCKET_FAILURES_BEFORE_POLLING } = await import(pathToFileURL(join(STATIC_ROOT, 'js', 'transport.js')).href) as { SOCKET_FAILURES_BEFORE_POLLING: number }
 
 /** Recorded in the page before any of its scripts run. */
 interface PageProbe {
@@ -262,7 +266,7 @@ t.test('sockets that close before saying anything: after a few tries the page po
   const qrUrl = await waitForQr(page)
   await page.waitForRequest(STATUS_PATH)
   const socketsBeforePolling = sockets
-  t.ok(socketsBeforePolling >= 2, `the page retried the socket (${socketsBeforePolling} attempts) before polling`)
+  t.equal(socketsBeforePolling, SOCKET_FAILURES_BEFORE_POLLING, `the page tried the socket ${SOCKET_FAILURES_BEFORE_POLLING} times before polling`)
 
   await scanOnPhone(t, await context.newPage(), qrUrl)
   const code = await waitForLoggedIn(page)

@@ -32,7 +32,7 @@ const jsonish: fc.Arbitrary<string | Uint8Array | undefined> = fc.oneof(
 )
 
 const paths = fc.constantFrom(
-  '/api/login/qr', '/api/login/status', '/api/login/exchange', '/api/login/ws', '/api/login/qr/', '/api/login', '/', '/index.html', '/app.js',
+  '/api/login/qr', '/api/login/status', '/api/login/exchange', '/api/login/ws', '/api/login/qr/', '/api/login', '/', '/index.html', '/js/main.js',
   '/api/login/status/../qr', '/%2e%2e/%2e%2e/etc/passwd', '/static/..%2f..%2fpackage.json', '/api//login/qr', '/healthz', '/readyz', '/API/LOGIN/QR'
 )
 

@@ -1,0 +1,52 @@
+// @ts-check
+/**
+ * Hands the one-time code to the embedding site: a 'wechat-login' event in the page, and a
+ * postMessage to the window that opened it, only on an origin the service allows.
+ */
+import { fetchAllowedOrigins } from './api.js'
+
+/** @type {Promise<string[]> | null} */
+let allowedOrigins = null
+
+/** Fetched once, while the QR is made, so the code is not held up by it. */
+export function loadAllowedOrigins () {
+  allowedOrigins ??= fetchAllowedOrigins()
+  return allowedOrigins
+}
+
+/**
+ * Tells the embedding site. targetOrigin is never "*": the code is a credential, and "*" would
+ * deliver it to whatever document the opener window holds by then (it may have navigated to
+ * another site). With an explicit origin the browser drops the message unless the opener is there.
+ * `?origin=` lets a site on another origin open this page, but only an origin the service allows
+ * (ALLOWED_ORIGINS): a phishing site opening this page with its own origin would otherwise receive
+ * a code that the real site's frontend would happily exchange.
+ * @param {string} code
+ * @param {Element} element where the 'wechat-login' event starts (it bubbles)
+ * @returns {Promise<boolean>} whether an opener was told
+ */
+export async function announce (code, element) {
+  element.dispatchEvent(new CustomEvent('wechat-login', { detail: { code }, bubbles: true }))
+  const opener = /** @type {Window | null} */ (window.opener)
+  const origin = targetOrigin()
+  if (opener === null || opener.closed || origin === null) return false
+  if (origin !== location.origin && !(await loadAllowedOrigins()).includes(origin)) return false
+  try {
+    opener.postMessage({ type: 'wechat-login', code }, origin)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** `?origin=` when given and well-formed; otherwise our own; null for a malformed one (tell nobody). */
+function targetOrigin () {
+  const given = new URLSearchParams(location.search).get('origin')
+  if (given === null || given === '') return location.origin
+  try {
+    const url = new URL(given)
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : null
+  } catch {
+    return null
+  }
+}
