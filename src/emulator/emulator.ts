@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Agent } from 'undici'
+import { safeEqual } from '../util/constant-time.js'
 import { createMessageCrypto, type MessageCrypto } from '../wechat/crypto.js'
 import { EmulatorError, wechatError, type WeChatErrorBody } from './errors.js'
 import { createFaults, type DownMode, type EmulatedApi, type Faults } from './faults.js'
@@ -128,10 +129,7 @@ const DEFAULT_TOKEN_TTL_SECONDS = 7200
 const DEFAULT_PUSH_TIMEOUT_MS = 5000
 
 function sameSecret (expected: string, given: string): boolean {
-  // Digests first: timingSafeEqual needs equal lengths, and the length must not leak either.
-  const a = createHash('sha256').update(expected).digest()
-  const b = createHash('sha256').update(given).digest()
-  return timingSafeEqual(a, b)
+  return safeEqual(expected, given)
 }
 
 function asString (value: unknown): string | undefined {
