@@ -163,8 +163,3 @@ export function trustProxy (config: Pick<Config, 'TRUST_PROXY'>): boolean | stri
   }
   return value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')
 }
-
-/** Everything under a deployment's prefix, so two deployments can share one Redis. */
-export function prefixed (config: Pick<Config, 'REDIS_PREFIX'>, name: string): string {
-  return `${config.REDIS_PREFIX}${name}`
-}

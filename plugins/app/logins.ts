@@ -10,7 +10,7 @@ declare module 'fastify' {
 export default fp(async function loginsPlugin (fastify) {
   const { config, drivers, wechat } = fastify
   fastify.decorate('logins', createLoginService({
-    store: drivers.store,
+    store: drivers.loginStore,
     wechat,
     loginTtlSeconds: config.LOGIN_TTL_SECONDS,
     codeTtlSeconds: config.LOGIN_CODE_TTL_SECONDS,

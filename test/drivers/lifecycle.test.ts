@@ -37,8 +37,8 @@ t.test('embedded drivers let the process exit once closed, even with a retry pen
     drivers.startScanWorker(async () => { failed(); throw new Error('retry me') }, { concurrency: 1, log })
     await drivers.scanQueue.enqueue({ scene: 's', openid: 'o', event: 'SCAN', createTime: '1' }, 'k')
     await attempted
-    await drivers.store.create({ scene: 's', secretHash: 'h', status: 'pending', createdAt: Date.now(), expiresAt: Date.now() + 60000 }, 60000)
-    await drivers.bus.subscribe('s', noop)
+    await drivers.loginStore.create({ scene: 's', secretHash: 'h', status: 'pending', createdAt: Date.now(), expiresAt: Date.now() + 60000 }, 60000)
+    await drivers.loginBus.subscribe('s', noop)
     await drivers.close()
     console.log('closed')
   `
