@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
+import { redisKeyspace, type ConnectionRole } from '../../src/drivers/redis/keys.js'
 import type { ScanJob } from '../../src/jobs/definitions.js'
 import { deleteKeys, redisUrl, uniquePrefix } from '../helper.js'
 import { captureLog, deferred, driverMatrix, inspector, waitFor, type DriverCase } from './matrix.js'
@@ -61,11 +62,11 @@ t.test('Redis drivers: close ends every connection they opened, and a second clo
   const job = scanJob()
   await drivers.scanQueue.enqueue(job, job.openid)
   await processed.promise
+  const keys = redisKeyspace(prefix)
   const open = await connectionNames(redis, prefix)
-  for (const role of ['commands', 'login-subscriber', 'token-subscriber', 'worker']) {
-    t.ok(open.includes(`${prefix}${role}`), `${role} connection listed while open`)
-  }
-  t.ok(open.some((name) => name.startsWith(`${prefix}bull:`)), 'BullMQ\'s own worker connection listed while open')
+  const roles: ConnectionRole[] = ['commands', 'login-subscriber', 'token-subscriber', 'worker']
+  for (const role of roles) t.ok(open.includes(keys.connectionName(role)), `${role} connection listed while open`)
+  t.ok(open.some((name) => name.startsWith(`${keys.bullPrefix}:`)), 'BullMQ\'s own worker connection listed while open')
 
   await drivers.close()
   t.equal(drivers.commandConnection().status, 'end', 'the command connection ended, no reconnect pending')
