@@ -10,7 +10,7 @@ declare module 'fastify' {
 /** The stateful backends, chosen once from the configuration; ready before the app reports ready. */
 export default fp(async function driversPlugin (fastify) {
   const drivers = createDrivers(fastify.config, fastify.log.child({ component: 'drivers' }))
-  fastify.decorate('drivers', drivers)
+  fastify.decorate<typeof drivers>('drivers', drivers)
   fastify.addHook('onClose', () => drivers.close())
   await drivers.ready()
   if (drivers.mode === 'embedded') {

@@ -14,7 +14,7 @@ export default fp(async function loginsPlugin (fastify) {
   // Browsers load the QR image: from WeChat, or from the emulator under PUBLIC_URL.
   const { mpBase } = wechatEndpoints(config, () => listeningOrigin(fastify.server))
   fastify.decorate('logins', createLoginService({
-    store: drivers.store,
+    store: drivers.loginStore,
     wechat,
     loginTtlSeconds: config.LOGIN_TTL_SECONDS,
     codeTtlSeconds: config.LOGIN_CODE_TTL_SECONDS,

@@ -9,8 +9,8 @@ export default fp(async function workerPlugin (fastify) {
   const { config, drivers, wechat } = fastify
   const log = fastify.log.child({ component: 'worker' })
   const processor = createScanProcessor({
-    store: drivers.store,
-    bus: drivers.bus,
+    store: drivers.loginStore,
+    bus: drivers.loginBus,
     wechat,
     codeTtlMs: config.LOGIN_CODE_TTL_SECONDS * 1000,
     log

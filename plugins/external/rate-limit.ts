@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
+import { redisKeyspace } from '../../src/drivers/redis/keys.js'
 
 /**
  * Limits are opt-in per route (routes build theirs with `fastify.createRateLimit(...)`). The counters live where the
@@ -10,8 +11,8 @@ export default fp(async function rateLimitPlugin (fastify) {
   const { config, drivers } = fastify
   await fastify.register(rateLimit, {
     global: false,
-    redis: drivers.rateLimitRedis,
-    nameSpace: `${config.REDIS_PREFIX}rate-limit:`,
+    redis: drivers.mode === 'redis' ? drivers.commandConnection() : undefined,
+    nameSpace: redisKeyspace(config.REDIS_PREFIX).rateLimitPrefix,
     skipOnError: true,
     timeWindow: 60_000
   })

@@ -1,16 +1,16 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
   CreatedLoginSchema, ErrorBodySchema, ExchangeBodySchema, IdentitySchema, PageConfigSchema, StatusMessageSchema
 } from '../../src/wire/login.js'
 import { BearerHeaders, StatusQuery, bearerToken } from './schemas.js'
 import { allowedOrigins } from '../../src/config.js'
+import { sha256 } from '../../src/login/tokens.js'
+import { safeEqual } from '../../src/util/constant-time.js'
 import { rateLimited } from './limits.js'
 import { watchLogin } from './socket.js'
 
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
   const { logins, config } = fastify
-  const apiKeyDigest = digest(config.API_KEY)
   const origins = new Set(allowedOrigins(config))
 
   fastify.post('/qr', {
@@ -62,7 +62,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
       // Before the body is read or validated, and before any counter: a wrong key learns nothing else.
       async (request, reply) => {
         const key = bearerToken(request.headers.authorization)
-        if (key === null || !timingSafeEqual(digest(key), apiKeyDigest)) {
+        if (key === null || !safeEqual(key, config.API_KEY)) {
           request.log.warn('exchange with a wrong API key')
           return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' })
         }
@@ -70,7 +70,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
       // Per key (its digest: the key itself is not a counter name), so guessing codes is slow.
       rateLimited(fastify, {
         max: config.RATE_LIMIT_EXCHANGE_PER_KEY,
-        key: (request) => `exchange:key:${digest(bearerToken(request.headers.authorization) ?? '').toString('hex')}`
+        key: (request) => `exchange:key:${sha256(bearerToken(request.headers.authorization) ?? '')}`
       })
     ],
     schema: { body: ExchangeBodySchema, headers: BearerHeaders, response: { 200: IdentitySchema, 400: ErrorBodySchema, 401: ErrorBodySchema } }
@@ -83,11 +83,6 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
     request.log.info({ scene: identity.scene }, 'login code redeemed')
     return reply.header('cache-control', 'no-store').send({ ...identity, confirmedAt: new Date(identity.confirmedAt).toISOString() })
   })
-}
-
-/** Fixed-length digests, so the comparison is constant-time whatever length was sent. */
-function digest (value: string): Buffer {
-  return createHash('sha256').update(value).digest()
 }
 
 export default login

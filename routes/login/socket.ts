@@ -65,7 +65,7 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
   socket.on('error', (error) => log.warn({ err: error }, 'login socket error'))
 
   async function start (scene: string): Promise<void> {
-    const remove = await drivers.bus.subscribe(scene, () => { refresh().catch(fail) })
+    const remove = await drivers.loginBus.subscribe(scene, () => { refresh().catch(fail) })
     if (closed) {
       await remove()
       return

@@ -83,7 +83,7 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
       return reply.code(400).send({ error: 'not_a_wechat_message' })
     }
     // The signature does not cover a plaintext body: one signature, one body (retries resend the same).
-    const claim = await drivers.signatures.claim(String(request.query.signature), fingerprint(message), signatureTtlMs)
+    const claim = await drivers.signatureLedger.claim(String(request.query.signature), fingerprint(message), signatureTtlMs)
     if (claim === 'different') {
       request.log.warn('webhook signature reused with another body (signature_reused)')
       return reply.code(401).send({ error: 'signature_reused' })

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { safeEqual } from '../util/constant-time.js'
 import { wechatError, type WeChatErrorBody } from './errors.js'
 import type { EmulatedApi } from './faults.js'
 import { parseQrCodeRequest, type QrCodeStore } from './qrcodes.js'
@@ -14,13 +14,6 @@ export interface ApiOptions {
   tokens: TokenIssuer
   qrCodes: QrCodeStore
   findUser: (openid: string) => UserState | undefined
-}
-
-function sameSecret (expected: string, given: string): boolean {
-  // Digests first: timingSafeEqual needs equal lengths, and the length must not leak either.
-  const a = createHash('sha256').update(expected).digest()
-  const b = createHash('sha256').update(given).digest()
-  return timingSafeEqual(a, b)
 }
 
 function asString (value: unknown): string | undefined {
@@ -56,7 +49,7 @@ export function createApiHandlers ({ appId, appSecret, tokens, qrCodes, findUser
     if (typeof appid !== 'string' || appid === '') return wechatError(41002)
     if (appid !== appId) return wechatError(40013)
     if (typeof secret !== 'string' || secret === '') return wechatError(41004)
-    if (!sameSecret(appSecret, secret)) return wechatError(40125)
+    if (!safeEqual(appSecret, secret)) return wechatError(40125)
     return null
   }
 

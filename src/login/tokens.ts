@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { safeEqual } from '../util/constant-time.js'
 
 /** 192 random bits, base64url: 32 characters, well inside WeChat's 64-character scene_str limit. */
 export function newScene (): string {
@@ -27,7 +28,5 @@ export function sha256 (value: string): string {
 }
 
 export function secretMatches (secretHash: string, presented: string): boolean {
-  const expected = Buffer.from(secretHash, 'hex')
-  const given = createHash('sha256').update(presented).digest()
-  return expected.length === given.length && timingSafeEqual(expected, given)
+  return safeEqual(secretHash, sha256(presented))
 }

@@ -1,5 +1,6 @@
 import type { Log } from '../log.js'
 import { backoffDelay } from '../util/backoff.js'
+import { createTtlMap } from '../util/ttl-map.js'
 import { isTokenError, TOKEN_INVALIDATED_ERRCODES, WeChatTransportError, type WeChatApiError } from './errors.js'
 import type { FetchedToken, TokenSource } from './token-source.js'
 
@@ -88,8 +89,8 @@ export function createAccessTokens (options: AccessTokenOptions): AccessTokens {
   let memo: CachedToken | null = null
   let loading: Promise<string> | null = null
   const replacing = new Map<string, Promise<string>>()
-  /** Refused tokens this process replaced, and when: each is replaced at most once a window. */
-  const replaced = new Map<string, number>()
+  /** Refused tokens this process replaced: each is replaced at most once a window. */
+  const replaced = createTtlMap<string, true>({ clock: now })
   let aheadRunning = false
   let aheadNotBefore = 0
 
@@ -220,8 +221,6 @@ export function createAccessTokens (options: AccessTokenOptions): AccessTokens {
       if (memo?.token === token) memo = null
       const pending = replacing.get(token)
       if (pending !== undefined) return pending
-      const at = now()
-      for (const [old, replacedAt] of replaced) if (at - replacedAt >= FORCED_REFRESH_WINDOW_MS) replaced.delete(old)
       if (replaced.has(token)) {
         // Replaced moments ago: a late refusal takes the token stored since. If the cache still holds
         // this one, WeChat hands it out while refusing it, and another fetch would only repeat that.
@@ -229,7 +228,7 @@ export function createAccessTokens (options: AccessTokenOptions): AccessTokens {
         if (replaces(cached, { token, error })) return adopt(cached)
         throw error
       }
-      replaced.set(token, at)
+      replaced.set(token, true, FORCED_REFRESH_WINDOW_MS)
       const replacement = obtain({ token, error }).finally(() => replacing.delete(token))
       replacing.set(token, replacement)
       return replacement

@@ -1,4 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash } from 'node:crypto'
+import { safeEqual } from '../util/constant-time.js'
 
 /** sha1 hex of the parts sorted by UTF-16 code unit and joined without a separator (WeChat's scheme). */
 export function wechatSignature (parts: readonly string[]): string {
@@ -7,10 +8,7 @@ export function wechatSignature (parts: readonly string[]): string {
 
 /** Constant-time comparison of a hex signature we computed with one we were given. */
 export function signatureMatches (expected: string, given: unknown): boolean {
-  if (typeof given !== 'string') return false
-  const a = Buffer.from(expected, 'utf8')
-  const b = Buffer.from(given.toLowerCase(), 'utf8')
-  return a.length === b.length && timingSafeEqual(a, b)
+  return typeof given === 'string' && safeEqual(expected, given.toLowerCase())
 }
 
 /** The query signature of every webhook request: sha1 over token, timestamp and nonce. */

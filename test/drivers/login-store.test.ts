@@ -25,7 +25,7 @@ async function liveLogin (store: LoginStore, now = Date.now()): Promise<string> 
 
 function loginStoreContract (t: Test, driver: DriverCase): void {
   t.test('get returns the record as created, null for an unknown scene', async (t) => {
-    const { drivers: { store } } = await driver.create(t)
+    const { drivers: { loginStore: store } } = await driver.create(t)
     const now = Date.now()
     const scene = newScene()
     await store.create(pending(scene, now, now + 60_000), 60_000)
@@ -37,7 +37,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
   })
 
   t.test('get hands out a copy: changing it changes nothing stored', async (t) => {
-    const { drivers: { store } } = await driver.create(t)
+    const { drivers: { loginStore: store } } = await driver.create(t)
     const scene = await liveLogin(store)
     const record = await store.get(scene)
     if (record === null) throw new Error('record missing')
@@ -46,7 +46,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
   })
 
   t.test('markScanned moves pending to scanned once', async (t) => {
-    const { drivers: { store } } = await driver.create(t)
+    const { drivers: { loginStore: store } } = await driver.create(t)
     const now = Date.now()
     const scene = await liveLogin(store, now)
     t.equal(await store.markScanned(scene, now + 1), 'changed')
@@ -56,7 +56,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
   })
 
   t.test('confirm issues one code, from pending or scanned; the code redeems once', async (t) => {
-    const { drivers: { store } } = await driver.create(t)
+    const { drivers: { loginStore: store } } = await driver.create(t)
     const now = Date.now()
     const scanned = await liveLogin(store, now)
     const unscanned = await liveLogin(store, now)
@@ -79,7 +79,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
   })
 
   t.test('expiry is decided by the now the caller passes', async (t) => {
-    const { drivers: { store } } = await driver.create(t)
+    const { drivers: { loginStore: store } } = await driver.create(t)
     const now = Date.now()
     const scene = newScene()
     await store.create(pending(scene, now, now + 1000), 3_600_000)
@@ -95,7 +95,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
   })
 
   t.test('20 concurrent confirms: exactly one changes the login, exactly one code redeems', async (t) => {
-    const { drivers: { store } } = await driver.create(t)
+    const { drivers: { loginStore: store } } = await driver.create(t)
     const now = Date.now()
     const scene = await liveLogin(store, now)
 
@@ -117,7 +117,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
   })
 
   t.test('a code vanishes after its TTL', async (t) => {
-    const { drivers: { store } } = await driver.create(t)
+    const { drivers: { loginStore: store } } = await driver.create(t)
     const now = Date.now()
     const scene = await liveLogin(store, now)
     const code = newCode()
@@ -129,7 +129,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
   })
 
   t.test('a record stays retainMs after expiresAt, readable as expired, then vanishes', async (t) => {
-    const { drivers: { store } } = await driver.create(t)
+    const { drivers: { loginStore: store } } = await driver.create(t)
     const now = Date.now()
     const scene = newScene()
     // Expired a second ago, removed 400 ms from now.
@@ -142,7 +142,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
   })
 
   t.test('a record whose retention already ended is not stored', async (t) => {
-    const { drivers: { store } } = await driver.create(t)
+    const { drivers: { loginStore: store } } = await driver.create(t)
     const now = Date.now()
     const scene = newScene()
     await store.create(pending(scene, now - 5000, now - 2000), 1000)

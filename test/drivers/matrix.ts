@@ -3,7 +3,7 @@ import { Redis } from 'ioredis'
 import type { Test } from 'tap'
 import type { Log } from '../../src/log.js'
 import { loadConfig } from '../../src/config.js'
-import { createDrivers, type Drivers } from '../../src/drivers/index.js'
+import { createDrivers, type EmbeddedDrivers, type RedisDrivers } from '../../src/drivers/index.js'
 import { deleteKeys, redisUrl } from '../helper.js'
 
 export { redisUrl }
@@ -17,7 +17,7 @@ const TEST_ENV = {
 } as const
 
 export interface TestDrivers {
-  drivers: Drivers
+  drivers: RedisDrivers | EmbeddedDrivers
   /** The REDIS_PREFIX these drivers use ('' for embedded ones). */
   prefix: string
 }
@@ -82,8 +82,8 @@ export function deferred<T = void> (): Deferred<T> {
 }
 
 /**
- * Polls `condition` until it holds: only for TTL expiry, which no event announces. Bounded, so a
- * key that never expires fails the test instead of hanging it.
+ * Polls `condition` until it holds: only for what no event announces (TTL expiry, Redis dropping
+ * a closed client). Bounded, so a key that never expires fails the test instead of hanging it.
  */
 export async function waitFor (condition: () => Promise<boolean>, { timeoutMs = 5000, intervalMs = 10 } = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs

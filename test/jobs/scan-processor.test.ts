@@ -22,7 +22,7 @@ function userInfo (answer: (openid: string) => WeChatUser | Error) {
 
 for (const driver of driverMatrix('scan-processor')) {
   t.test(`${driver.name}: a re-run after a crash between confirming and publishing still tells the page, with the same code`, async (t) => {
-    const { drivers: { store, bus } } = await driver.create(t)
+    const { drivers: { loginStore: store, loginBus: bus } } = await driver.create(t)
     const scene = newScene()
     const now = Date.now()
     await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
@@ -43,7 +43,7 @@ for (const driver of driverMatrix('scan-processor')) {
   })
 
   t.test(`${driver.name}: a permanent user/info refusal is not retried; a busy WeChat is`, async (t) => {
-    const { drivers: { store, bus } } = await driver.create(t)
+    const { drivers: { loginStore: store, loginBus: bus } } = await driver.create(t)
     const scene = newScene()
     const now = Date.now()
     await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)

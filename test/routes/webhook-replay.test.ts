@@ -1,6 +1,6 @@
 import { QueueEvents } from 'bullmq'
 import t, { type Test } from 'tap'
-import { bullPrefix } from '../../src/drivers/redis/job-queue.js'
+import { redisKeyspace } from '../../src/drivers/redis/keys.js'
 import { WECHAT_EVENTS_QUEUE } from '../../src/jobs/definitions.js'
 import { encryptedPush, queuedScanJobs, scanXml, signedQuery, startModeEmulator, TEST_ENCODING_AES_KEY } from '../fixtures/webhook.js'
 import { DRIVERS, build, createLogin, exchange, openLoginSocket, redisUrl, startEmulator, waitForStatus, type TestApp } from '../helper.js'
@@ -17,7 +17,7 @@ const STALE = JSON.stringify({ error: 'stale_timestamp' })
 
 /** Resolves with the next `count` job completions of the app's queue. */
 async function completions (t: Test, app: TestApp, count: number): Promise<() => Promise<void>> {
-  const events = new QueueEvents(WECHAT_EVENTS_QUEUE, { prefix: bullPrefix(app.config.REDIS_PREFIX), connection: { url: redisUrl } })
+  const events = new QueueEvents(WECHAT_EVENTS_QUEUE, { prefix: redisKeyspace(app.config.REDIS_PREFIX).bullPrefix, connection: { url: redisUrl } })
   t.after(() => events.close())
   await events.waitUntilReady()
   let seen = 0

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq'
 import t, { type Test } from 'tap'
-import { bullPrefix } from '../../src/drivers/redis/job-queue.js'
+import { redisKeyspace } from '../../src/drivers/redis/keys.js'
 import { WECHAT_EVENTS_QUEUE } from '../../src/jobs/definitions.js'
 import { scanXml, signedQuery } from '../fixtures/webhook.js'
 import { build, createLogin, redisUrl, startEmulator, type TestApp } from '../helper.js'
@@ -12,7 +12,7 @@ async function post (app: TestApp, query: string, body: string, contentType = 't
 
 /** Jobs in the app's real BullMQ queue, in any state. */
 async function queuedJobs (t: Test, app: TestApp): Promise<number> {
-  const queue = new Queue(WECHAT_EVENTS_QUEUE, { prefix: bullPrefix(app.config.REDIS_PREFIX), connection: { url: redisUrl } })
+  const queue = new Queue(WECHAT_EVENTS_QUEUE, { prefix: redisKeyspace(app.config.REDIS_PREFIX).bullPrefix, connection: { url: redisUrl } })
   t.after(() => queue.close())
   const counts = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized')
   return Object.values(counts).reduce((sum, count) => sum + count, 0)

@@ -1,4 +1,4 @@
-import type { Drivers } from '../index.js'
+import type { Drivers } from '../drivers.js'
 import type { ScanJob, JobWorker } from '../../jobs/definitions.js'
 import { createMemoryJobQueue } from './job-queue.js'
 import { createMemoryLoginBus } from './login-bus.js'
@@ -6,24 +6,27 @@ import { createMemoryLoginStore } from './login-store.js'
 import { createMemoryTokenCache } from './token-cache.js'
 import { createMemorySignatureLedger } from './signature-ledger.js'
 
+export interface EmbeddedDrivers extends Drivers {
+  mode: 'embedded'
+}
+
 /**
  * Embedded mode: every driver in this process, nothing to connect to. One process only: a second
  * instance would not see these logins, which is why multi-instance deployments set REDIS_URL.
  */
-export function createEmbeddedDrivers (): Drivers {
-  const store = createMemoryLoginStore()
-  const bus = createMemoryLoginBus()
+export function createEmbeddedDrivers (): EmbeddedDrivers {
+  const loginStore = createMemoryLoginStore()
+  const loginBus = createMemoryLoginBus()
   const scanQueue = createMemoryJobQueue<ScanJob>()
   const workers: JobWorker[] = []
   let closed: Promise<void> | null = null
 
   return {
     mode: 'embedded',
-    rateLimitRedis: undefined,
-    store,
-    bus,
+    loginStore,
+    loginBus,
     tokenCache: createMemoryTokenCache(),
-    signatures: createMemorySignatureLedger(),
+    signatureLedger: createMemorySignatureLedger(),
     scanQueue,
 
     startScanWorker (processor, options) {
@@ -43,8 +46,8 @@ export function createEmbeddedDrivers (): Drivers {
       closed ??= (async () => {
         await Promise.all(workers.map((worker) => worker.close()))
         await scanQueue.close()
-        await bus.close()
-        store.close()
+        await loginBus.close()
+        loginStore.close()
       })()
       return closed
     }

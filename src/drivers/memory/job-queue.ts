@@ -3,6 +3,7 @@ import {
   DEDUP_TTL_MS, JOB_ATTEMPTS, JOB_BACKOFF_MS, PermanentJobError,
   type JobProcessor, type JobQueue, type JobWorker
 } from '../../jobs/definitions.js'
+import { createTtlMap } from '../../util/ttl-map.js'
 
 export interface MemoryWorkerOptions {
   concurrency: number
@@ -39,18 +40,11 @@ const DEFAULT_CLOSE_TIMEOUT_MS = 10_000
 export function createMemoryJobQueue<T> ({ clock = Date.now }: { clock?: () => number } = {}): MemoryJobQueue<T> {
   const waiting: Array<QueuedJob<T>> = []
   const retryTimers = new Set<NodeJS.Timeout>()
-  // Every key lives DEDUP_TTL_MS, so insertion order is expiry order: expired keys are at the front.
-  const dedupKeys = new Map<string, number>()
+  // Every key lives DEDUP_TTL_MS, so each new key trims the expired ones: no timer to stop.
+  const dedupKeys = createTtlMap<string, true>({ clock })
   const workers = new Set<WorkerSlot<T>>()
   let nextId = 1
   let closed = false
-
-  function forgetExpiredKeys (now: number): void {
-    for (const [key, forgetAt] of dedupKeys) {
-      if (forgetAt > now) return
-      dedupKeys.delete(key)
-    }
-  }
 
   function dispatch (): void {
     while (waiting.length > 0) {
@@ -94,10 +88,8 @@ export function createMemoryJobQueue<T> ({ clock = Date.now }: { clock?: () => n
   return {
     async enqueue (data, dedupKey) {
       if (closed) throw new Error('job queue is closed')
-      const now = clock()
-      forgetExpiredKeys(now)
       if (dedupKeys.has(dedupKey)) return 'duplicate'
-      dedupKeys.set(dedupKey, now + DEDUP_TTL_MS)
+      dedupKeys.set(dedupKey, true, DEDUP_TTL_MS)
       // A copy, as BullMQ stores JSON: changing the object after enqueue() does not change the job.
       waiting.push({ id: nextId++, data: JSON.parse(JSON.stringify(data)) as T, attemptsMade: 0 })
       dispatch()

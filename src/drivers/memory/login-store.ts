@@ -1,12 +1,7 @@
 import type { LoginStore } from '../../login/store.js'
 import { sha256 } from '../../login/tokens.js'
 import type { Identity, LoginRecord, TransitionResult } from '../../login/types.js'
-
-interface Expiring<T> {
-  value: T
-  /** Epoch ms (wall clock, like Redis' PEXPIREAT) from which the entry no longer exists. */
-  removeAt: number
-}
+import { createTtlMap } from '../../util/ttl-map.js'
 
 export interface MemoryLoginStore extends LoginStore {
   /** Stops the sweep; the entries go with the process. */
@@ -22,41 +17,22 @@ const SWEEP_INTERVAL_MS = 30_000
  * expiry) and in a periodic sweep, so memory stays bounded by the logins still retained.
  */
 export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => number } = {}): MemoryLoginStore {
-  const logins = new Map<string, Expiring<LoginRecord>>()
+  const logins = createTtlMap<string, LoginRecord>({ clock, sweepIntervalMs: SWEEP_INTERVAL_MS })
   // Keyed by hash, as in Redis: the code itself is only in its login record, and only while it lives.
-  const codes = new Map<string, Expiring<string>>()
-
-  function live<T> (entries: Map<string, Expiring<T>>, key: string): Expiring<T> | undefined {
-    const entry = entries.get(key)
-    if (entry === undefined) return undefined
-    if (entry.removeAt <= clock()) {
-      entries.delete(key)
-      return undefined
-    }
-    return entry
-  }
-
-  function sweep (): void {
-    const now = clock()
-    for (const entries of [logins, codes] as Array<Map<string, Expiring<unknown>>>) {
-      for (const [key, entry] of entries) if (entry.removeAt <= now) entries.delete(key)
-    }
-  }
-  const sweeper = setInterval(sweep, SWEEP_INTERVAL_MS)
-  sweeper.unref()
+  const codes = createTtlMap<string, string>({ clock, sweepIntervalMs: SWEEP_INTERVAL_MS })
 
   return {
     async create (record, retainMs) {
-      logins.set(record.scene, { value: normalize(record), removeAt: record.expiresAt + retainMs })
+      logins.setUntil(record.scene, normalize(record), record.expiresAt + retainMs)
     },
 
     async get (scene) {
-      const entry = live(logins, scene)
-      return entry === undefined ? null : normalize(entry.value)
+      const record = logins.get(scene)
+      return record === undefined ? null : normalize(record)
     },
 
     async markScanned (scene, now): Promise<TransitionResult> {
-      const record = live(logins, scene)?.value
+      const record = logins.get(scene)
       if (record === undefined) return 'missing'
       if (record.status === 'confirmed') return 'already_confirmed'
       if (record.expiresAt <= now) return 'expired'
@@ -67,7 +43,7 @@ export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => nu
     },
 
     async releaseScan (scene): Promise<TransitionResult> {
-      const record = live(logins, scene)?.value
+      const record = logins.get(scene)
       if (record === undefined) return 'missing'
       if (record.status !== 'scanned') return record.status === 'confirmed' ? 'already_confirmed' : 'changed'
       record.status = 'pending'
@@ -76,7 +52,7 @@ export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => nu
     },
 
     async confirm (scene, identity, code, codeTtlMs, now): Promise<TransitionResult> {
-      const record = live(logins, scene)?.value
+      const record = logins.get(scene)
       if (record === undefined) return 'missing'
       if (record.status === 'confirmed') return 'already_confirmed'
       if (record.expiresAt <= now) return 'expired'
@@ -85,20 +61,18 @@ export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => nu
       record.code = code
       record.codeExpiresAt = now + codeTtlMs
       // Stored as JSON, as in Redis: the caller's object cannot change the identity afterwards.
-      codes.set(sha256(code), { value: JSON.stringify(identity), removeAt: clock() + codeTtlMs })
+      codes.set(sha256(code), JSON.stringify(identity), codeTtlMs)
       return 'changed'
     },
 
     async redeemCode (code) {
-      const key = sha256(code)
-      const entry = live(codes, key)
-      if (entry === undefined) return null
-      codes.delete(key)
-      return JSON.parse(entry.value) as Identity
+      const identity = codes.take(sha256(code))
+      return identity === undefined ? null : JSON.parse(identity) as Identity
     },
 
     close () {
-      clearInterval(sweeper)
+      logins.close()
+      codes.close()
     }
   }
 }

@@ -1,24 +1,20 @@
 import type { SignatureLedger } from '../../wechat/signature-ledger.js'
+import { createTtlMap } from '../../util/ttl-map.js'
 
 /**
- * In insertion order with one TTL per caller, so the oldest entries are at the front: trimmed on
- * every claim, memory stays bounded by one timestamp window of pushes, no timer needed.
+ * One TTL per caller (the timestamp window), so the oldest entries are the first to expire: each
+ * new signature trims them, memory stays bounded by one window of pushes, no timer needed.
  */
 export function createMemorySignatureLedger ({ clock = Date.now }: { clock?: () => number } = {}): SignatureLedger {
-  const seen = new Map<string, { fingerprint: string, removeAt: number }>()
+  const seen = createTtlMap<string, string>({ clock })
   return {
     async claim (signature, fingerprint, ttlMs) {
-      const now = clock()
-      for (const [key, entry] of seen) {
-        if (entry.removeAt > now) break
-        seen.delete(key)
-      }
-      const entry = seen.get(signature)
-      if (entry === undefined) {
-        seen.set(signature, { fingerprint, removeAt: now + ttlMs })
+      const first = seen.get(signature)
+      if (first === undefined) {
+        seen.set(signature, fingerprint, ttlMs)
         return 'first'
       }
-      return entry.fingerprint === fingerprint ? 'same' : 'different'
+      return first === fingerprint ? 'same' : 'different'
     }
   }
 }

@@ -58,12 +58,17 @@ export function logConnectionErrors (redis: Redis, log: Log): void {
   })
 }
 
-/** quit() when connected, disconnect() otherwise; harmless twice. */
+/**
+ * quit() when connected, resolving once the socket is closed (quit() itself resolves on Redis' OK,
+ * before that); disconnect() otherwise, which stops any pending reconnect. Harmless twice.
+ */
 export async function closeConnection (redis: Redis): Promise<void> {
   if (redis.status === 'end') return
-  if (redis.status === 'ready') {
-    await redis.quit().catch(() => redis.disconnect())
-  } else {
+  if (redis.status !== 'ready') {
     redis.disconnect()
+    return
   }
+  const ended = new Promise((resolve) => redis.once('end', resolve))
+  await redis.quit().catch(() => redis.disconnect())
+  await ended
 }

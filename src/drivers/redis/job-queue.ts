@@ -7,13 +7,9 @@ import {
 } from '../../jobs/definitions.js'
 
 export interface BullOptions {
-  /** BullMQ's own key prefix, under the deployment's REDIS_PREFIX. */
+  /** BullMQ's own key prefix (RedisKeyspace.bullPrefix). */
   prefix: string
   connection: ConnectionOptions
-}
-
-export function bullPrefix (redisPrefix: string): string {
-  return `${redisPrefix}bull`
 }
 
 export function createBullQueue<T> (queueName: string, jobName: string, { prefix, connection, log }: BullOptions & { log: Log }): JobQueue<T> & { queue: Queue } {

@@ -10,11 +10,10 @@ interface Channel {
  * One Redis subscription per scene per instance, however many sockets watch it; dropped when the
  * last listener leaves (one closing socket must not unsubscribe the others).
  */
-export function createRedisLoginBus (publisher: Redis, subscriber: Redis, prefix: string): LoginBus {
+export function createRedisLoginBus (publisher: Redis, subscriber: Redis, channelName: (scene: string) => string): LoginBus {
   const channels = new Map<string, Channel>()
   /** Left while the connection was down: ioredis will resubscribe them on reconnect unless told not to. */
   const dropWhenBack = new Set<string>()
-  const channelName = (scene: string) => `${prefix}login:${scene}`
   let connectedOnce = subscriber.status === 'ready'
 
   subscriber.on('message', (channel: string) => {

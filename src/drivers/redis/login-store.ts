@@ -1,7 +1,7 @@
 import type { Redis, Result } from 'ioredis'
 import type { LoginStore } from '../../login/store.js'
-import { sha256 } from '../../login/tokens.js'
 import type { Identity, LoginRecord, StoredStatus, TransitionResult } from '../../login/types.js'
+import type { RedisKeyspace } from './keys.js'
 
 // Both transitions refuse a login past its expiresAt even while the key still exists (it is kept
 // a while after expiry so late readers see "expired").
@@ -43,15 +43,12 @@ declare module 'ioredis' {
 }
 
 /** A login is a hash, so transitions touch single fields inside Lua without JSON round trips. */
-export function createRedisLoginStore (redis: Redis, prefix: string): LoginStore {
+export function createRedisLoginStore (redis: Redis, keys: Pick<RedisKeyspace, 'login' | 'loginCode'>): LoginStore {
   redis.defineCommand('wqlMarkScanned', { numberOfKeys: 1, lua: MARK_SCANNED })
   redis.defineCommand('wqlReleaseScan', { numberOfKeys: 1, lua: RELEASE_SCAN })
   redis.defineCommand('wqlConfirm', { numberOfKeys: 2, lua: CONFIRM })
 
-  const loginKey = (scene: string) => `${prefix}login:${scene}`
-  // Code keys are named by the code's hash, so listing keys reveals no code. The login record itself
-  // holds the live code (the page reads it there) until it expires, LOGIN_CODE_TTL_SECONDS at most.
-  const codeKey = (code: string) => `${prefix}code:${sha256(code)}`
+  const { login: loginKey, loginCode: codeKey } = keys
 
   return {
     async create (record, retainMs) {

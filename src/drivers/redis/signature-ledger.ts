@@ -18,11 +18,11 @@ declare module 'ioredis' {
 }
 
 /** Shared by every instance: a signature reused on another instance is caught too. */
-export function createRedisSignatureLedger (redis: Redis, prefix: string): SignatureLedger {
+export function createRedisSignatureLedger (redis: Redis, keyOf: (signature: string) => string): SignatureLedger {
   redis.defineCommand('wqlClaimSignature', { numberOfKeys: 1, lua: CLAIM })
   return {
     claim (signature, fingerprint, ttlMs) {
-      return redis.wqlClaimSignature(`${prefix}webhook-signature:${signature}`, fingerprint, String(ttlMs))
+      return redis.wqlClaimSignature(keyOf(signature), fingerprint, String(ttlMs))
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { Redis, Result } from 'ioredis'
 import type { CachedToken, TokenCache } from '../../wechat/access-token.js'
 import { createWakeups } from '../wakeups.js'
+import type { AccessTokenKeys } from './keys.js'
 
 /** A fresh fence is the counter's next value: higher than every fence handed out before. */
 const ACQUIRE = `
@@ -55,15 +56,11 @@ export interface RedisTokenCache extends TokenCache {
  * refresh lock. `subscriber` is a connection of its own (a subscribed connection does nothing else):
  * it carries the "a token was stored / a refresh ended" notifications to the waiters.
  */
-export function createRedisTokenCache (redis: Redis, subscriber: Redis, prefix: string, appId: string): RedisTokenCache {
+export function createRedisTokenCache (redis: Redis, subscriber: Redis, keys: AccessTokenKeys): RedisTokenCache {
   redis.defineCommand('wqlAcquireTokenLock', { numberOfKeys: 2, lua: ACQUIRE })
   redis.defineCommand('wqlReleaseTokenLock', { numberOfKeys: 1, lua: RELEASE })
   redis.defineCommand('wqlSetTokenIfFenced', { numberOfKeys: 2, lua: SET_IF_FENCED })
-  const key = `${prefix}wechat:access-token:${appId}`
-  const lockKey = `${key}:lock`
-  const fenceKey = `${key}:fence`
-  const forcedKey = `${key}:forced`
-  const channel = `${key}:updated`
+  const { token: key, lock: lockKey, fence: fenceKey, forced: forcedKey, updated: channel } = keys
 
   const wakeups = createWakeups()
   let subscribed: Promise<void> | null = null

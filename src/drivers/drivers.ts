@@ -1,0 +1,27 @@
+import type { Log } from '../log.js'
+import type { JobProcessor, JobQueue, JobWorker, ScanJob } from '../jobs/definitions.js'
+import type { LoginBus } from '../login/bus.js'
+import type { LoginStore } from '../login/store.js'
+import type { TokenCache } from '../wechat/access-token.js'
+import type { SignatureLedger } from '../wechat/signature-ledger.js'
+
+/**
+ * Everything with state, behind small interfaces, each member named by its role. Two
+ * implementations, redis/drivers.ts and memory/drivers.ts, chosen once at boot (index.ts): routes
+ * and the worker never know which runs, and the contract tests run against both.
+ */
+export interface Drivers {
+  mode: 'redis' | 'embedded'
+  loginStore: LoginStore
+  loginBus: LoginBus
+  tokenCache: TokenCache
+  signatureLedger: SignatureLedger
+  scanQueue: JobQueue<ScanJob>
+  startScanWorker (processor: JobProcessor<ScanJob>, options: { concurrency: number, log: Log }): JobWorker
+  /** Resolves once every connection is ready; boot waits for it. */
+  ready (): Promise<void>
+  /** false while the backing store cannot answer: readiness reports 503. */
+  healthy (): Promise<boolean>
+  /** Workers first (they may finish a job), then the queue, then what lies under them. Harmless twice. */
+  close (): Promise<void>
+}

@@ -1,0 +1,87 @@
+import { Redis } from 'ioredis'
+import type { Config } from '../../config.js'
+import type { Log } from '../../log.js'
+import { SCAN_JOB, WECHAT_EVENTS_QUEUE, type JobWorker, type ScanJob } from '../../jobs/definitions.js'
+import type { Drivers } from '../drivers.js'
+import { closeConnection, connect, createBlockingConnectionOptions, createCommandConnection, logConnectionErrors } from './connections.js'
+import { createBullQueue, startBullWorker } from './job-queue.js'
+import { redisKeyspace } from './keys.js'
+import { createRedisLoginBus } from './login-bus.js'
+import { createRedisLoginStore } from './login-store.js'
+import { createRedisSignatureLedger } from './signature-ledger.js'
+import { createRedisTokenCache } from './token-cache.js'
+
+export interface RedisDrivers extends Drivers {
+  mode: 'redis'
+  /**
+   * The fail-fast connection the drivers' own commands use, for a third-party store that takes an
+   * ioredis client (@fastify/rate-limit's): it shares the drivers' Redis and fails as they do, and
+   * the drivers close it. Not a driver role: embedded mode has no such thing.
+   */
+  commandConnection (): Redis
+}
+
+/**
+ * Every instance and worker of the deployment on one Redis. Request-path commands share one
+ * fail-fast connection; each subscriber and each worker has its own (a subscribed or blocked
+ * connection does nothing else).
+ */
+export function createRedisDrivers (url: string, config: Config, log: Log): RedisDrivers {
+  const keys = redisKeyspace(config.REDIS_PREFIX)
+  const commands = createCommandConnection(url, keys.connectionName('commands'))
+  const subscriber = createCommandConnection(url, keys.connectionName('login-subscriber'))
+  // The token cache's own subscriber: one fixed channel, independent of the login bus's per-scene ones.
+  const tokenSubscriber = createCommandConnection(url, keys.connectionName('token-subscriber'))
+  for (const connection of [commands, subscriber, tokenSubscriber]) logConnectionErrors(connection, log)
+  const tokenCache = createRedisTokenCache(commands, tokenSubscriber, keys.accessToken(config.WECHAT_APP_ID))
+  const bull = { prefix: keys.bullPrefix, connection: commands }
+  const scanQueue = createBullQueue<ScanJob>(WECHAT_EVENTS_QUEUE, SCAN_JOB, { ...bull, log })
+  const workerConnections: Redis[] = []
+  const workers: JobWorker[] = []
+  let closed: Promise<void> | null = null
+
+  return {
+    mode: 'redis',
+    loginStore: createRedisLoginStore(commands, keys),
+    loginBus: createRedisLoginBus(commands, subscriber, keys.loginChannel),
+    signatureLedger: createRedisSignatureLedger(commands, keys.webhookSignature),
+    tokenCache,
+    scanQueue,
+
+    commandConnection () {
+      return commands
+    },
+
+    startScanWorker (processor, { concurrency, log }) {
+      const connection = new Redis(url, { ...createBlockingConnectionOptions(), connectionName: keys.connectionName('worker') })
+      logConnectionErrors(connection, log)
+      workerConnections.push(connection)
+      const worker = startBullWorker(WECHAT_EVENTS_QUEUE, processor, { ...bull, connection, concurrency, log })
+      workers.push(worker)
+      return worker
+    },
+
+    async ready () {
+      await Promise.all([connect(commands), connect(subscriber), connect(tokenSubscriber)])
+      await tokenCache.subscribe()
+    },
+
+    async healthy () {
+      if (commands.status !== 'ready') return false
+      try {
+        return await commands.ping() === 'PONG'
+      } catch {
+        return false
+      }
+    },
+
+    close () {
+      closed ??= (async () => {
+        await Promise.all(workers.map((worker) => worker.close()))
+        await scanQueue.close()
+        await Promise.all([commands, subscriber, tokenSubscriber, ...workerConnections].map(closeConnection))
+      })()
+      return closed
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import { sha256 } from '../../login/tokens.js'
+
+/**
+ * Every name this service gives Redis: keys, pub/sub channels, the prefixes under which BullMQ and
+ * @fastify/rate-limit name their own keys, and the connection names CLIENT LIST shows. Nothing
+ * else in the code builds one. Each starts with REDIS_PREFIX, so two deployments can share a Redis,
+ * and each is documented here with what it holds, how long it lives, and what a dump reveals.
+ *
+ * A dump (SCAN, an RDB or AOF file, a replica) never holds a browser secret, API_KEY, the Token,
+ * the EncodingAESKey or the app secret. It does hold the live access token, the openids of recent
+ * logins and the one-time codes of confirmed ones (still redeemable for LOGIN_CODE_TTL_SECONDS,
+ * with API_KEY): guard the Redis and its backups like the app secret.
+ */
+export interface RedisKeyspace {
+  /**
+   * Hash: one login (scene, secretHash, status, createdAt, expiresAt; scannedAt once scanned; code,
+   * codeExpiresAt, confirmedAt once confirmed). Lives LOGIN_TTL_SECONDS + LOGIN_CODE_TTL_SECONDS + 60 s (late
+   * readers see "expired"). Reveals: the sha256 of the browser secret (not the secret), and once
+   * confirmed the login code in plain text, which the page reads here.
+   */
+  login (scene: string): string
+  /**
+   * String: the identity a login code redeems (openid, unionid, scene, subscribed, confirmedAt, as
+   * JSON). Named by the code's sha256, so listing keys reveals no code. Lives LOGIN_CODE_TTL_SECONDS,
+   * deleted when redeemed. Reveals: the openid (and unionid) of each recent login.
+   */
+  loginCode (code: string): string
+  /**
+   * Channel (not a key, never in a dump): "this login changed, look again". Messages carry no data.
+   * Distinct from the login's key so that a pattern over keys never matches a channel, or back.
+   */
+  loginChannel (scene: string): string
+  /**
+   * String: the fingerprint (sha256 of the fields) of the body a plaintext push's `signature` first
+   * came with. Lives twice WECHAT_TIMESTAMP_TOLERANCE_SECONDS (the window a signature is accepted in).
+   * Reveals: which signatures WeChat recently used, worthless outside their timestamp window.
+   */
+  webhookSignature (signature: string): string
+  /** The shared access token of one app id and its refresh lock; the names are in the README. */
+  accessToken (appId: string): AccessTokenKeys
+  /**
+   * BullMQ's own prefix: it keeps the queue under `{bullPrefix}:wechat-events:*` (waiting, active,
+   * completed and failed jobs, deduplication keys `…:de:{openid}:{CreateTime}:{Event}` for 120 s).
+   * A job holds scene, openid, event and CreateTime; completed jobs stay an hour (at most 1000),
+   * failed ones a day (at most 5000). Reveals: who scanned which login, when.
+   */
+  bullPrefix: string
+  /**
+   * @fastify/rate-limit's prefix: one counter per limit and client, `qr:ip:{ip}`, `qr:all`,
+   * `status:ip:{ip}`, `exchange:key:{sha256 of the presented key}`, each living its one-minute
+   * window. Reveals: the IP addresses of recent clients.
+   */
+  rateLimitPrefix: string
+  /** What CLIENT LIST names each connection of the Redis drivers (BullMQ names its own under bullPrefix). */
+  connectionName (role: ConnectionRole): string
+}
+
+export interface AccessTokenKeys {
+  /**
+   * String: `{token, expiresAt, refreshAt, fence}` as JSON, expiring with the token (≤ 2 h).
+   * Reveals: the live access token, which calls WeChat's APIs as the Official Account.
+   */
+  token: string
+  /** String: the refresh lock, holding its holder's fence; lives WECHAT_RETRY_DEADLINE_MS + WECHAT_TIMEOUT_MS + 1 s. */
+  lock: string
+  /** Counter: the last fence handed out. Lives 30 days after the lock was last taken. */
+  fence: string
+  /** String '1': a forced refresh was claimed; lives 60 s. */
+  forced: string
+  /** Channel (not a key): "a token was stored" / "a refresh ended", to wake the waiters. */
+  updated: string
+}
+
+export type ConnectionRole = 'commands' | 'login-subscriber' | 'token-subscriber' | 'worker'
+
+export function redisKeyspace (prefix: string): RedisKeyspace {
+  // CONFIRM writes a login's hash and its code's key in one script.
+  const loginKeys = keyGroup(prefix)
+  const signatureKeys = keyGroup(prefix)
+
+  return {
+    login: (scene) => loginKeys(`login:${scene}`),
+    loginCode: (code) => loginKeys(`code:${sha256(code)}`),
+    loginChannel: (scene) => `${prefix}login-changed:${scene}`,
+    webhookSignature: (signature) => signatureKeys(`webhook-signature:${signature}`),
+
+    accessToken (appId) {
+      // The lock scripts touch the token, its lock and its fence together.
+      const tokenKeys = keyGroup(prefix)
+      const token = `wechat:access-token:${appId}`
+      return {
+        token: tokenKeys(token),
+        lock: tokenKeys(`${token}:lock`),
+        fence: tokenKeys(`${token}:fence`),
+        forced: tokenKeys(`${token}:forced`),
+        updated: `${prefix}${token}:updated`
+      }
+    },
+
+    bullPrefix: `${prefix}bull`,
+    rateLimitPrefix: `${prefix}rate-limit:`,
+    connectionName: (role) => `${prefix}${role}`
+  }
+}
+
+/**
+ * Names the keys of one group: keys that one Lua script or transaction touches together. Today a
+ * key is the deployment's prefix and its name. Redis Cluster runs a multi-key script only when all
+ * its keys hash to one slot; adding Cluster support gives each group its own hash tag here (and a
+ * tag in bullPrefix, as BullMQ asks), and nowhere else. Channels need none: they are not keys.
+ */
+function keyGroup (prefix: string): (name: string) => string {
+  return (name) => `${prefix}${name}`
+}
