@@ -70,29 +70,6 @@ export async function inspector (t: Test): Promise<Redis> {
   return redis
 }
 
-export interface Deferred<T> {
-  promise: Promise<T>
-  resolve (value: T): void
-}
-
-export function deferred<T = void> (): Deferred<T> {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((done) => { resolve = done })
-  return { promise, resolve }
-}
-
-/**
- * Polls `condition` until it holds: only for TTL expiry, which no event announces. Bounded, so a
- * key that never expires fails the test instead of hanging it.
- */
-export async function waitFor (condition: () => Promise<boolean>, { timeoutMs = 5000, intervalMs = 10 } = {}): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
-}
-
 export interface LogEntry {
   level: 'fatal' | 'error' | 'warn' | 'info' | 'debug'
   args: unknown[]

@@ -5,7 +5,7 @@ import type { EmulatorServerOptions } from '../../routes/emulator/server.js'
 import { loadConfig } from '../../src/config.js'
 import { createDrivers } from '../../src/drivers/index.js'
 import type { TokenCache } from '../../src/wechat/access-token.js'
-import { waitFor } from '../drivers/matrix.js'
+import { waitFor } from '../helpers/wait.js'
 import { build, cleanupKeys, redisUrl, startEmulator, TEST_WECHAT, uniquePrefix, type TestApp, type TestEmulator } from '../helper.js'
 
 export interface TokenEmulator extends TestEmulator {
