@@ -4,9 +4,7 @@ import type { Test } from 'tap'
 import type { Log } from '../../src/log.js'
 import { loadConfig } from '../../src/config.js'
 import { createDrivers, type Drivers } from '../../src/drivers/index.js'
-import { deleteKeys, redisUrl } from '../helper.js'
-
-export { redisUrl }
+import { deleteKeys, redisUrl } from '../helpers/redis.js'
 
 /** Test credentials: never real ones. */
 const TEST_ENV = {

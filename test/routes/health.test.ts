@@ -1,5 +1,6 @@
 import t from 'tap'
-import { build, createLogin, startEmulator, startRedisProxy } from '../helper.js'
+import { build, createLogin, startEmulator } from '../helper.js'
+import { startRedisProxy } from '../helpers/redis.js'
 import { waitFor } from '../helpers/wait.js'
 import { scanXml, signedQuery } from '../fixtures/webhook.js'
 

@@ -3,7 +3,9 @@ import t from 'tap'
 import { newLoginCode } from '../../src/login/tokens.js'
 import { parseEncodingAesKey } from '../../src/wechat/crypto.js'
 import { encryptedPush, scanXml, signedQuery, startModeEmulator, TEST_ENCODING_AES_KEY } from '../fixtures/webhook.js'
-import { build, createLogin, exchange, openLoginSocket, redisUrl, TEST_WECHAT, waitForStatus, type TestApp } from '../helper.js'
+import { build, createLogin, exchange, TEST_WECHAT, type TestApp } from '../helper.js'
+import { redisUrl } from '../helpers/redis.js'
+import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 
 async function post (app: TestApp, query: string, body: string) {
   const response = await fetch(`${app.url}/wechat/webhook?${query}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body })
