@@ -1,9 +1,7 @@
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from './config.js'
-import { isBackendUnavailable } from './errors.js'
 import { listeningOrigin } from './util/listening-url.js'
 import { EMULATOR_PREFIX, wechatEndpoints } from './wechat/endpoints.js'
-import { WeChatApiError, WeChatTransportError, errcodeAdvice } from './wechat/errors.js'
 import websocket from '../plugins/external/websocket.js'
 import helmet from '../plugins/external/helmet.js'
 import rateLimit from '../plugins/external/rate-limit.js'
@@ -17,6 +15,9 @@ import healthRoutes from '../routes/health/index.js'
 import loginRoutes from '../routes/login/index.js'
 import wechatRoutes from '../routes/wechat/index.js'
 import emulatorRoutes from '../routes/emulator/index.js'
+import {
+  InternalError, NotFound, Unavailable, errorBody, errorCode, fastifyRefusalBody, fromServiceError, isRouteError, logLevel, type RouteError
+} from '../routes/errors.js'
 
 export interface AppOptions {
   config: Config
@@ -37,7 +38,7 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
   if (role === 'worker' || config.RUN_WORKER) await fastify.register(worker)
 
   fastify.setErrorHandler(rootErrorHandler)
-  fastify.setNotFoundHandler((request, reply) => reply.code(404).send({ error: 'not_found' }))
+  fastify.setNotFoundHandler(async () => { throw new NotFound('route') })
 
   if (role === 'worker') return
 
@@ -54,35 +55,21 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
   await fastify.register(staticFiles)
 }
 
-/** 5xx bodies never carry internal messages; WeChat's failures become 502 with its errcode. */
-async function rootErrorHandler (this: FastifyInstance, error: FastifyError, request: import('fastify').FastifyRequest, reply: import('fastify').FastifyReply) {
-  if (error instanceof WeChatApiError) {
-    const advice = errcodeAdvice(error.errcode)
-    // errmsg is WeChat's own text (for 40164 it names the refused IP); never a secret.
-    request.log.error({ api: error.api, errcode: error.errcode, errmsg: error.errmsg, rid: error.rid, advice }, 'WeChat API error')
-    return reply.code(502).send({
-      error: 'wechat_error',
-      errcode: error.errcode,
-      message: `WeChat ${error.api} returned errcode ${error.errcode}${advice === undefined ? '' : `: ${advice}`}`
-    })
+/**
+ * Every error ends here: one log line with its code under `code`, one body `{ error: code }`.
+ * Route errors (routes/errors.ts) as they are defined, WeChat's failures as 502s with its errcode,
+ * the state store's as 503s; 5xx bodies never carry an internal message.
+ */
+async function rootErrorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const routeError = isRouteError(error) ? error : fromServiceError(error)
+  if (routeError === null && error.statusCode !== undefined && error.statusCode < 500) {
+    const body = fastifyRefusalBody(error, { codeOnly: request.routeOptions.config.codeOnlyErrors === true })
+    request.log.info({ code: body.error }, error.message)
+    return reply.code(error.statusCode).send(body)
   }
-  if (error instanceof WeChatTransportError) {
-    request.log.error({ api: error.api, failure: error.failure }, 'WeChat unreachable')
-    return reply.code(502).send({ error: 'wechat_unreachable', message: `WeChat ${error.api}: ${error.failure}` })
-  }
-  if (isBackendUnavailable(error)) {
-    request.log.error({ err: error }, 'state store unavailable')
-    return reply.code(503).header('retry-after', '1').send({ error: 'unavailable' })
-  }
-  if (error.validation !== undefined) {
-    return reply.code(400).send({ error: 'bad_request', message: error.message })
-  }
-  const status = error.statusCode ?? 500
-  if (status < 500) {
-    // Logged as `error`: the logger redacts every `code` key (login codes are called that).
-    request.log.info({ error: error.code, reason: error.message }, 'request refused')
-    return reply.code(status).send({ error: error.code ?? 'bad_request', message: error.message })
-  }
-  request.log.error({ err: error }, 'request failed')
-  return reply.code(500).send({ error: 'internal_error' })
+  const sent: RouteError = routeError ?? new InternalError({ cause: error })
+  const err = sent.statusCode >= 500 ? sent.cause : undefined
+  request.log[logLevel(sent)]({ code: errorCode(sent), ...sent.logFields, ...(err === undefined ? {} : { err }) }, sent.message)
+  if (sent instanceof Unavailable) reply.header('retry-after', '1')
+  return reply.code(sent.statusCode).send(errorBody(sent))
 }

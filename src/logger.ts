@@ -16,12 +16,17 @@ export function redactUrl (url: string): string {
   return `${url.slice(0, queryStart)}?${params.toString()}`
 }
 
-/** Paths pino blanks out wherever they appear in a logged object. */
+/**
+ * Paths pino blanks out in a logged object. `code` is not one: it is the error code of every
+ * refusal. Login codes appear in no log call; in request URLs (`?code=`, an OAuth callback's)
+ * redactUrl blanks them, and ioredis puts a failed command's arguments (a login code being
+ * confirmed or redeemed, an access token being stored) on its error as `command.args`.
+ */
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'err.command.args',
   'secret',
-  'code',
   'token',
   'accessToken',
   'access_token',

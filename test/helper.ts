@@ -1,19 +1,17 @@
-import { randomBytes } from 'node:crypto'
+/**
+ * Every test starts `const app = await build(t)`: the app as the server entry builds it, on a free
+ * port, closed after the test. Redis keys, login sockets and waiting are in test/helpers/.
+ */
 import { once } from 'node:events'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { Redis } from 'ioredis'
-import { WebSocket } from 'ws'
 import app from '../src/app.js'
 import { loadConfig, type Config, type Env } from '../src/config.js'
 import { serverOptions } from '../src/process.js'
-import type { CreatedLogin, StatusMessage } from '../src/wire/login.js'
+import type { CreatedLogin } from '../src/wire/login.js'
 import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from './fixtures/emulator-server.js'
-
-/** What the helpers need of a test: somewhere to register cleanup. A tap Test is one; so is a benchmark's scope. */
-export interface Scope {
-  after (cleanup: () => unknown): void
-}
+import { cleanupKeys, redisUrl, uniquePrefix } from './helpers/redis.js'
+import type { Scope } from './helpers/scope.js'
 
 /** Test credentials: never real ones. */
 export const TEST_WECHAT = {
@@ -22,33 +20,6 @@ export const TEST_WECHAT = {
   WECHAT_TOKEN: 'testtoken2024',
   API_KEY: 'test-api-key-0123456789abcdef'
 } as const
-
-export const redisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-
-/** A key prefix no other test file (or run) shares. */
-export function uniquePrefix (name: string): string {
-  return `wqltest:${name}:${randomBytes(4).toString('hex')}:`
-}
-
-/** A test owns its keys: SCAN + DEL under its prefix, never FLUSHDB. */
-export async function deleteKeys (prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl)
-  try {
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
-      cursor = next
-      if (keys.length > 0) await redis.del(...keys)
-    } while (cursor !== '0')
-  } finally {
-    redis.disconnect()
-  }
-}
-
-/** Deletes every key under `prefix` when the test ends. */
-export function cleanupKeys (t: Scope, prefix: string): void {
-  t.after(() => deleteKeys(prefix))
-}
 
 export interface TestEmulator extends EmulatorServer {
   /** Where the emulator pushes scans: one of the app instances. */
@@ -135,57 +106,10 @@ export async function freePort (): Promise<number> {
   return port
 }
 
-
 export async function createLogin (target: TestApp): Promise<CreatedLogin> {
   const response = await fetch(`${target.url}/api/login/qr`, { method: 'POST' })
   if (response.status !== 201) throw new Error(`POST /api/login/qr answered ${response.status}: ${await response.text()}`)
   return await response.json() as CreatedLogin
-}
-
-/** A real WebSocket client of /api/login/ws that queues messages so a test awaits them in order. */
-export interface LoginSocket {
-  next (): Promise<StatusMessage>
-  /** Resolves with the close code once the server closed the socket. */
-  closed: Promise<number>
-  ws: WebSocket
-}
-
-export async function openLoginSocket (target: Pick<TestApp, 'url'>, subscribe?: { scene: string, secret: string }): Promise<LoginSocket> {
-  const ws = new WebSocket(`${target.url.replace(/^http/, 'ws')}/api/login/ws`)
-  const queued: StatusMessage[] = []
-  const waiting: Array<(message: StatusMessage) => void> = []
-  ws.on('message', (data) => {
-    const message = JSON.parse(data.toString()) as StatusMessage
-    const waiter = waiting.shift()
-    if (waiter !== undefined) waiter(message)
-    else queued.push(message)
-  })
-  const closed = once(ws, 'close').then(([code]) => code as number)
-  await once(ws, 'open')
-  if (subscribe !== undefined) ws.send(JSON.stringify({ type: 'subscribe', ...subscribe }))
-  return {
-    ws,
-    closed,
-    next () {
-      const message = queued.shift()
-      if (message !== undefined) return Promise.resolve(message)
-      return new Promise((resolve, reject) => {
-        waiting.push(resolve)
-        closed.then((code) => reject(new Error(`socket closed (${code}) before the next message`)), reject)
-      })
-    }
-  }
-}
-
-/** Reads messages until one with `status`; the statuses passed on the way are returned too. */
-export async function waitForStatus (socket: LoginSocket, status: string): Promise<{ message: StatusMessage, seen: string[] }> {
-  const seen: string[] = []
-  for (;;) {
-    const message = await socket.next()
-    // The socket sends an error instead of a status before it closes: recorded, so a test can tell.
-    seen.push('error' in message ? `error:${String(message.error)}` : message.status)
-    if (message.status === status) return { message, seen }
-  }
 }
 
 export async function exchange (target: TestApp, code: string, apiKey: string = TEST_WECHAT.API_KEY): Promise<{ status: number, body: Record<string, unknown> }> {
@@ -195,45 +119,4 @@ export async function exchange (target: TestApp, code: string, apiKey: string = 
     body: JSON.stringify({ code })
   })
   return { status: response.status, body: await response.json() as Record<string, unknown> }
-}
-
-export interface RedisProxy {
-  /** redis://127.0.0.1:PORT, forwarding to the test Redis. */
-  url: string
-  /** Drops every connection and refuses new ones: Redis is "down" for whoever uses this URL. */
-  cut (): void
-  restore (): void
-}
-
-/** A TCP proxy in front of the real Redis, so a test can take Redis away from one app and give it back. */
-export async function startRedisProxy (t: Scope): Promise<RedisProxy> {
-  const { createServer, connect } = await import('node:net')
-  const target = new URL(redisUrl)
-  const sockets = new Set<import('node:net').Socket>()
-  let up = true
-  const server = createServer((client) => {
-    if (!up) { client.destroy(); return }
-    const upstream = connect(Number(target.port || 6379), target.hostname)
-    sockets.add(client).add(upstream)
-    const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream) }
-    client.on('error', drop).on('close', drop)
-    upstream.on('error', drop).on('close', drop)
-    client.pipe(upstream).pipe(client)
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.after(() => new Promise<void>((resolve) => {
-    for (const socket of sockets) socket.destroy()
-    server.close(() => resolve())
-  }))
-  const { port } = server.address() as { port: number }
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    cut () {
-      up = false
-      for (const socket of sockets) socket.destroy()
-      sockets.clear()
-    },
-    restore () { up = true }
-  }
 }

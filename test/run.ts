@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import { waitFor } from './helpers/wait.js'
 
 const root = join(import.meta.dirname, '..', '..')
 
@@ -22,22 +23,24 @@ async function freePort (): Promise<number> {
   return port
 }
 
-async function waitForRedis (url: string, deadlineMs: number): Promise<void> {
-  const started = Date.now()
-  for (let attempt = 0; ; attempt++) {
-    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-    client.on('error', () => {})
-    try {
-      await client.connect()
-      await client.ping()
-      client.disconnect()
-      return
-    } catch (error) {
-      client.disconnect()
-      if (Date.now() - started > deadlineMs) throw error
-      await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** attempt, 200)))
-    }
+/** One connection attempt, without retries of its own: waitForRedis does the retrying. */
+async function ping (url: string): Promise<void> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    await client.ping()
+  } finally {
+    client.disconnect()
   }
+}
+
+/** Fails with Redis' last refusal (a refused connection, a wrong password…), as it is the useful message. */
+async function waitForRedis (url: string, deadlineMs: number): Promise<void> {
+  let lastFailure: unknown
+  const answers = () => ping(url).then(() => true, (error: unknown) => { lastFailure = error; return false })
+  await waitFor(answers, { timeoutMs: deadlineMs, intervalMs: 50, what: 'Redis to answer' })
+    .catch((timedOut: unknown) => { throw lastFailure ?? timedOut })
 }
 
 async function startThrowawayRedis (): Promise<{ url: string, server: ChildProcess, dir: string }> {

@@ -4,8 +4,9 @@ import {
 } from '../../src/wire/login.js'
 import { BearerHeaders, StatusQuery, bearerToken } from './schemas.js'
 import { allowedOrigins } from '../../src/config.js'
-import { sha256 } from '../../src/login/tokens.js'
 import { safeEqual } from '../../src/util/constant-time.js'
+import { ForbiddenOrigin, InvalidGrant, NotFound, Unauthorized, withLog } from '../errors.js'
+import { sha256 } from '../../src/login/tokens.js'
 import { rateLimited } from './limits.js'
 import { watchLogin } from './socket.js'
 
@@ -34,12 +35,9 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
     websocket: true,
     // Before the upgrade: a page of another site must not watch logins through a visitor's browser
     // (cross-site WebSocket hijacking). Clients that send no Origin are not browsers.
-    preValidation: async (request, reply) => {
+    preValidation: async (request) => {
       const origin = request.headers.origin
-      if (origin !== undefined && !origins.has(origin)) {
-        request.log.warn({ origin }, 'login socket from a foreign origin refused')
-        return reply.code(403).send({ error: 'forbidden_origin' })
-      }
+      if (origin !== undefined && !origins.has(origin)) throw withLog(new ForbiddenOrigin(), { origin })
     }
   }, (socket, request) => {
     watchLogin(fastify, socket, request)
@@ -52,7 +50,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const secret = bearerToken(request.headers.authorization)
     const status = secret === null ? null : await logins.status(request.query.scene, secret)
-    if (status === null) return reply.code(404).send({ error: 'not_found' })
+    if (status === null) throw new NotFound('login')
     return reply.header('cache-control', 'no-store').send(status)
   })
 
@@ -63,8 +61,8 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
       async (request, reply) => {
         const key = bearerToken(request.headers.authorization)
         if (key === null || !safeEqual(key, config.API_KEY)) {
-          request.log.warn('exchange with a wrong API key')
-          return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' })
+          reply.header('www-authenticate', 'Bearer')
+          throw new Unauthorized()
         }
       },
       // Per key (its digest: the key itself is not a counter name), so guessing codes is slow.
@@ -76,10 +74,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { body: ExchangeBodySchema, headers: BearerHeaders, response: { 200: IdentitySchema, 400: ErrorBodySchema, 401: ErrorBodySchema } }
   }, async (request, reply) => {
     const identity = await logins.redeem(request.body.code)
-    if (identity === null) {
-      request.log.info('exchange with an unknown or used code')
-      return reply.code(400).send({ error: 'invalid_grant' })
-    }
+    if (identity === null) throw new InvalidGrant()
     request.log.info({ scene: identity.scene }, 'login code redeemed')
     return reply.header('cache-control', 'no-store').send({ ...identity, confirmedAt: new Date(identity.confirmedAt).toISOString() })
   })

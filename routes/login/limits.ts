@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { RateLimited, withLog } from '../errors.js'
 
 export interface LimitSpec {
   /** Requests per minute; 0 turns the limit off. */
@@ -19,9 +20,9 @@ export function rateLimited (fastify: FastifyInstance, ...specs: LimitSpec[]) {
     for (const check of checks) {
       const result = await check(request)
       if (!result.isAllowed && result.isExceeded) {
-        request.log.warn({ limit: result.key.split(':').slice(0, 2).join(':') }, 'rate limit exceeded')
         reply.header('retry-after', String(result.ttlInSeconds))
-        throw Object.assign(new Error(`Too many requests, retry in ${result.ttlInSeconds} s`), { statusCode: 429, code: 'rate_limited' })
+        // The counter's kind (qr:ip, exchange:key…), not its key: that names the client or the key's digest.
+        throw withLog(new RateLimited(result.ttlInSeconds), { limit: result.key.split(':').slice(0, 2).join(':') })
       }
     }
   }

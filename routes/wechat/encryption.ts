@@ -1,5 +1,8 @@
 import { WeChatCryptoError, type MessageCrypto } from '../../src/wechat/crypto.js'
 import { parseXml, XmlError } from '../../src/wechat/xml.js'
+import {
+  BadMsgSignature, DecryptFailed, EncryptionNotConfigured, EncryptionRequired, MalformedXml, MissingEncrypt, UnsupportedEncryptType, withLog
+} from '../errors.js'
 
 /** The part of the webhook query that says how the body is encrypted. */
 export interface EncryptionQuery {
@@ -7,25 +10,6 @@ export interface EncryptionQuery {
   nonce?: string
   encrypt_type?: string
   msg_signature?: string
-}
-
-/**
- * A push we will not read. `log` holds only what is safe to log: the stage and code of a crypto
- * failure (as `errcode`: the logger redacts any `code` key, the login code's name), the reason of
- * an XML failure; never the body, the key or anything decrypted.
- */
-export class PushRefused extends Error {
-  readonly statusCode: 400 | 401
-  readonly error: string
-  readonly log: Readonly<Record<string, unknown>>
-
-  constructor (statusCode: 400 | 401, error: string, message: string, log: Readonly<Record<string, unknown>> = {}) {
-    super(message)
-    this.name = 'PushRefused'
-    this.statusCode = statusCode
-    this.error = error
-    this.log = log
-  }
 }
 
 export interface OpenedPush {
@@ -50,42 +34,42 @@ function encryptField (body: unknown): string | undefined {
  * configured a plaintext push is refused: its signature does not cover the body, so accepting it
  * would let anyone who saw one signed URL downgrade and forge within the timestamp window.
  * `allowPlaintext` (WECHAT_ALLOW_PLAINTEXT) lifts that while the console's mode is being switched.
+ * A push we will not read throws the error (routes/errors.ts) of the check that refused it.
  */
 export function openPush (body: unknown, query: EncryptionQuery, crypto: MessageCrypto | null, allowPlaintext: boolean): OpenedPush {
   const encryptType = query.encrypt_type
   if (encryptType === undefined || encryptType === 'raw') {
     if (crypto !== null && !allowPlaintext) {
-      throw new PushRefused(401, 'encryption_required', 'plaintext webhook push refused: WECHAT_ENCODING_AES_KEY is set (WECHAT_ALLOW_PLAINTEXT=1 accepts them while switching modes)')
+      throw new EncryptionRequired()
     }
     return { body, encrypted: false }
   }
   if (encryptType !== 'aes') {
-    throw new PushRefused(400, 'unsupported_encrypt_type', 'webhook push with an unknown encrypt_type', { encryptType: encryptType.slice(0, 16) })
+    throw withLog(new UnsupportedEncryptType(), { encryptType: encryptType.slice(0, 16) })
   }
   if (crypto === null) {
-    throw new PushRefused(400, 'encryption_not_configured', 'encrypted webhook push (encrypt_type=aes) but WECHAT_ENCODING_AES_KEY is not set')
+    throw new EncryptionNotConfigured()
   }
   if (query.msg_signature === undefined) {
-    throw new PushRefused(401, 'bad_msg_signature', 'encrypted webhook push without msg_signature')
+    throw new BadMsgSignature('encrypted webhook push without msg_signature')
   }
   const encrypt = encryptField(body)
   if (encrypt === undefined) {
-    throw new PushRefused(400, 'missing_encrypt', 'encrypted webhook push without an <Encrypt> element')
+    throw new MissingEncrypt()
   }
   let plainXml: string
   try {
     plainXml = crypto.decrypt({ msgSignature: query.msg_signature, timestamp: query.timestamp ?? '', nonce: query.nonce ?? '', encrypt })
   } catch (error) {
     if (!(error instanceof WeChatCryptoError)) throw error
-    if (error.stage === 'signature') {
-      throw new PushRefused(401, 'bad_msg_signature', 'webhook msg_signature mismatch', { stage: error.stage, errcode: error.code })
-    }
-    throw new PushRefused(400, 'decrypt_failed', `webhook push could not be decrypted (${error.stage})`, { stage: error.stage, errcode: error.code })
+    // Logged with the failed check and WeChat's own code for it (-40001…), never the body or the key.
+    const facts = { stage: error.stage, errcode: error.code }
+    throw withLog(error.stage === 'signature' ? new BadMsgSignature('webhook msg_signature mismatch') : new DecryptFailed(error.stage), facts)
   }
   try {
     return { body: parseXml(plainXml), encrypted: true }
   } catch (error) {
     if (!(error instanceof XmlError)) throw error
-    throw new PushRefused(400, 'malformed_xml', 'decrypted webhook push is not valid XML', { reason: error.reason })
+    throw withLog(new MalformedXml('decrypted webhook push'), { reason: error.reason })
   }
 }

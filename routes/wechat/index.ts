@@ -5,7 +5,8 @@ import { scanDedupKey, toScanJob } from '../../src/jobs/definitions.js'
 import { isOurScene } from '../../src/login/tokens.js'
 import { createMessageCrypto } from '../../src/wechat/crypto.js'
 import { toWeChatMessage, type WeChatMessage } from '../../src/wechat/events.js'
-import { openPush, PushRefused } from './encryption.js'
+import { MalformedXml, MissingEchostr, NotAWeChatMessage, SignatureReused, withLog } from '../errors.js'
+import { openPush } from './encryption.js'
 import { signedRequestHook } from './signed-request.js'
 import { registerXmlParser } from './xml-body.js'
 
@@ -33,6 +34,9 @@ function fingerprint (message: WeChatMessage): string {
   return createHash('sha256').update(JSON.stringify(fields)).digest('hex')
 }
 
+/** WeChat reads only the status of a refusal: Fastify's own refusals here carry their code alone. */
+const WECHAT_FACING = { codeOnlyErrors: true }
+
 const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, drivers } = fastify
   // A signature is accepted only inside the timestamp window, either side of our clock.
@@ -47,47 +51,29 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   // Before the body is read: an unsigned or stale request costs us no parsing and enqueues nothing.
   fastify.addHook('onRequest', signedRequestHook({ token: config.WECHAT_TOKEN, toleranceSeconds: config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS }))
 
-  fastify.setErrorHandler((error: Error & { statusCode?: number, code?: string }, request, reply) => {
-    // Before the handler ran, the only failure left is the XML parser's own (past its validator).
-    const parseFailure = error.statusCode === undefined && request.body === undefined
-    const status = parseFailure ? 400 : error.statusCode !== undefined && error.statusCode < 500 ? error.statusCode : undefined
-    if (status !== undefined) {
-      const code = parseFailure ? 'malformed_xml' : error.code ?? 'bad_request'
-      // Not under "code": the logger redacts that key everywhere (it is the login code's name).
-      request.log.warn({ error: code, reason: error.message }, 'webhook request refused')
-      return reply.code(status).send({ error: code })
+  // Before the handler ran, the only failure left without a status is the XML parser's own (past its
+  // validator): a body it could not read is malformed_xml. Every error goes on to the root handler.
+  fastify.setErrorHandler(async (error: Error & { statusCode?: number }, request) => {
+    if (error.statusCode === undefined && request.body === undefined) {
+      throw withLog(new MalformedXml('webhook body'), { reason: error.message })
     }
     throw error
   })
 
   /** The URL check of the WeChat console: echo `echostr` once the signature matched (every mode). */
-  fastify.get('/webhook', { schema: { querystring: SignedQuery } }, async (request, reply) => {
+  fastify.get('/webhook', { schema: { querystring: SignedQuery }, config: WECHAT_FACING }, async (request, reply) => {
     const { echostr } = request.query
-    if (echostr === undefined) return reply.code(400).send({ error: 'missing_echostr' })
+    if (echostr === undefined) throw new MissingEchostr()
     return reply.type('text/plain; charset=utf-8').send(echostr)
   })
 
-  fastify.post('/webhook', { schema: { querystring: SignedQuery } }, async (request, reply) => {
-    let body: unknown
-    try {
-      ({ body } = openPush(request.body, request.query, messageCrypto, config.WECHAT_ALLOW_PLAINTEXT))
-    } catch (error) {
-      if (!(error instanceof PushRefused)) throw error
-      const level = error.error === 'encryption_not_configured' ? 'error' : 'warn'
-      request.log[level]({ ...error.log, error: error.error }, error.message)
-      return reply.code(error.statusCode).send({ error: error.error })
-    }
+  fastify.post('/webhook', { schema: { querystring: SignedQuery }, config: WECHAT_FACING }, async (request, reply) => {
+    const { body } = openPush(request.body, request.query, messageCrypto, config.WECHAT_ALLOW_PLAINTEXT)
     const message = toWeChatMessage(body)
-    if (message === null) {
-      request.log.warn('webhook body is not a WeChat message')
-      return reply.code(400).send({ error: 'not_a_wechat_message' })
-    }
+    if (message === null) throw new NotAWeChatMessage()
     // The signature does not cover a plaintext body: one signature, one body (retries resend the same).
     const claim = await drivers.signatureLedger.claim(String(request.query.signature), fingerprint(message), signatureTtlMs)
-    if (claim === 'different') {
-      request.log.warn('webhook signature reused with another body (signature_reused)')
-      return reply.code(401).send({ error: 'signature_reused' })
-    }
+    if (claim === 'different') throw new SignatureReused()
     const job = toScanJob(message)
     if (job === null || !isOurScene(job.scene)) {
       request.log.debug({ msgType: message.MsgType, event: message.Event }, 'webhook push ignored')

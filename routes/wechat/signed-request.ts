@@ -1,5 +1,6 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { verifyRequestSignature } from '../../src/wechat/signature.js'
+import { BadSignature, StaleTimestamp, withLog } from '../errors.js'
 
 export interface SignedRequestOptions {
   token: string
@@ -24,17 +25,13 @@ export function timestampSkewSeconds (timestamp: string, nowMs: number): number 
  * keeps it from being replayed tomorrow.
  */
 export function signedRequestHook ({ token, toleranceSeconds, now = Date.now }: SignedRequestOptions) {
-  return async function checkSignedRequest (request: FastifyRequest, reply: FastifyReply) {
+  return async function checkSignedRequest (request: FastifyRequest) {
     const query = request.query as Record<string, unknown>
-    if (!verifyRequestSignature(token, query)) {
-      request.log.warn('webhook signature mismatch')
-      return reply.code(401).send({ error: 'bad_signature' })
-    }
+    if (!verifyRequestSignature(token, query)) throw new BadSignature()
     // A valid signature means timestamp is a string (verifyRequestSignature checked its type).
     const skew = timestampSkewSeconds(query.timestamp as string, now())
     if (skew === null || Math.abs(skew) > toleranceSeconds) {
-      request.log.warn({ skewSeconds: skew, toleranceSeconds }, 'webhook timestamp outside the accepted window (stale_timestamp)')
-      return reply.code(401).send({ error: 'stale_timestamp' })
+      throw withLog(new StaleTimestamp(), { skewSeconds: skew, toleranceSeconds })
     }
   }
 }

@@ -2,18 +2,7 @@ import { Transform, pipeline } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import xmlBodyParser from 'fastify-xml-body-parser'
 import { XML_PARSER_OPTIONS, hasDtdMarkup } from '../../src/wechat/xml.js'
-
-export class WebhookBodyError extends Error {
-  readonly statusCode: number
-  readonly code: string
-  constructor (statusCode: number, code: string, message: string) {
-    super(message)
-    this.statusCode = statusCode
-    this.code = code
-  }
-}
-
-const tooLarge = (limit: number) => new WebhookBodyError(413, 'body_too_large', `webhook body over ${limit} bytes`)
+import { BodyTooLarge, ForbiddenMarkup } from '../errors.js'
 
 /**
  * fastify-xml-body-parser reads the raw stream: it skips bodyLimit and decodes each chunk on its
@@ -24,14 +13,14 @@ const tooLarge = (limit: number) => new WebhookBodyError(413, 'body_too_large', 
 export function guardXmlStream (limit: number) {
   return async function preParsing (request: FastifyRequest, _reply: unknown, payload: NodeJS.ReadableStream) {
     const declared = Number(request.headers['content-length'])
-    if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit)
+    if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge(limit)
     let received = 0
     const chunks: Buffer[] = []
     const guarded = new Transform({
       transform (chunk: Buffer, _encoding, callback) {
         received += chunk.length
         if (received > limit) {
-          callback(tooLarge(limit))
+          callback(new BodyTooLarge(limit))
           return
         }
         chunks.push(chunk)
@@ -40,7 +29,7 @@ export function guardXmlStream (limit: number) {
       flush (callback) {
         const text = Buffer.concat(chunks).toString('utf8')
         if (hasDtdMarkup(text)) {
-          callback(new WebhookBodyError(400, 'forbidden_markup', 'DOCTYPE and ENTITY declarations are refused'))
+          callback(new ForbiddenMarkup())
           return
         }
         // One string, so the parser cannot split a character.

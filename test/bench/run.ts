@@ -5,7 +5,9 @@
  * Timing lives here, never in pass/fail tests.
  */
 import { performance } from 'node:perf_hooks'
-import { build, createLogin, openLoginSocket, startEmulator, waitForStatus, type Scope } from '../helper.js'
+import { build, createLogin, startEmulator } from '../helper.js'
+import type { Scope } from '../helpers/scope.js'
+import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 
 const LOGINS = Number(process.env.BENCH_LOGINS ?? 300)
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 1)

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { JOB_ATTEMPTS, PermanentJobError, type ScanJob } from '../../src/jobs/definitions.js'
-import { captureLog, deferred, driverMatrix, type DriverCase } from './matrix.js'
+import { captureLog, driverMatrix, type DriverCase } from './matrix.js'
+import { deferred } from '../helpers/wait.js'
 
 function scanJob (): ScanJob {
   return { scene: randomBytes(24).toString('base64url'), openid: `o-${randomBytes(8).toString('hex')}`, event: 'SCAN', createTime: String(Date.now()) }

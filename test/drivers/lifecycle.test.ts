@@ -7,8 +7,9 @@ import type { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { redisKeyspace, type ConnectionRole } from '../../src/drivers/redis/keys.js'
 import type { ScanJob } from '../../src/jobs/definitions.js'
-import { deleteKeys, redisUrl, uniquePrefix } from '../helper.js'
-import { captureLog, deferred, driverMatrix, inspector, waitFor, type DriverCase } from './matrix.js'
+import { deleteKeys, redisUrl, uniquePrefix } from '../helpers/redis.js'
+import { deferred, waitFor } from '../helpers/wait.js'
+import { captureLog, driverMatrix, inspector, type DriverCase } from './matrix.js'
 
 const scanJob = (): ScanJob => ({ scene: randomBytes(24).toString('base64url'), openid: `o-${randomBytes(8).toString('hex')}`, event: 'SCAN', createTime: String(Date.now()) })
 

@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { closeConnection, connect, createCommandConnection } from '../../src/drivers/redis/connections.js'
 import { redisKeyspace } from '../../src/drivers/redis/keys.js'
 import { createRedisLoginBus } from '../../src/drivers/redis/login-bus.js'
-import { redisUrl, uniquePrefix } from '../helper.js'
+import { redisUrl, uniquePrefix } from '../helpers/redis.js'
 import { driverMatrix, inspector, type DriverCase } from './matrix.js'
 
 const newScene = () => randomBytes(24).toString('base64url')

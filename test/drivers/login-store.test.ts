@@ -3,7 +3,8 @@ import { setTimeout as delay } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import type { LoginStore } from '../../src/login/store.js'
 import type { Identity, LoginRecord } from '../../src/login/types.js'
-import { driverMatrix, waitFor, type DriverCase } from './matrix.js'
+import { driverMatrix, type DriverCase } from './matrix.js'
+import { waitFor } from '../helpers/wait.js'
 
 const newScene = () => randomBytes(24).toString('base64url')
 const newCode = () => randomBytes(32).toString('base64url')

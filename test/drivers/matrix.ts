@@ -4,9 +4,7 @@ import type { Test } from 'tap'
 import type { Log } from '../../src/log.js'
 import { loadConfig } from '../../src/config.js'
 import { createDrivers, type EmbeddedDrivers, type RedisDrivers } from '../../src/drivers/index.js'
-import { deleteKeys, redisUrl } from '../helper.js'
-
-export { redisUrl }
+import { deleteKeys, redisUrl } from '../helpers/redis.js'
 
 /** Test credentials: never real ones. */
 const TEST_ENV = {
@@ -68,29 +66,6 @@ export async function inspector (t: Test): Promise<Redis> {
   const redis = new Redis(redisUrl)
   t.after(() => redis.quit())
   return redis
-}
-
-export interface Deferred<T> {
-  promise: Promise<T>
-  resolve (value: T): void
-}
-
-export function deferred<T = void> (): Deferred<T> {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((done) => { resolve = done })
-  return { promise, resolve }
-}
-
-/**
- * Polls `condition` until it holds: only for what no event announces (TTL expiry, Redis dropping
- * a closed client). Bounded, so a key that never expires fails the test instead of hanging it.
- */
-export async function waitFor (condition: () => Promise<boolean>, { timeoutMs = 5000, intervalMs = 10 } = {}): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
 }
 
 export interface LogEntry {

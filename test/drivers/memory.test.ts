@@ -4,7 +4,8 @@ import { DEDUP_TTL_MS, type ScanJob } from '../../src/jobs/definitions.js'
 import { createMemoryJobQueue } from '../../src/drivers/memory/job-queue.js'
 import { createMemoryLoginBus } from '../../src/drivers/memory/login-bus.js'
 import { createMemoryLoginStore } from '../../src/drivers/memory/login-store.js'
-import { captureLog, deferred } from './matrix.js'
+import { captureLog } from './matrix.js'
+import { deferred } from '../helpers/wait.js'
 
 // What only the in-process drivers can show quickly: their clock is injectable, Redis' is not.
 

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import type { CachedToken, TokenCache } from '../../src/wechat/access-token.js'
-import { driverMatrix, waitFor, type DriverCase } from './matrix.js'
+import { driverMatrix, type DriverCase } from './matrix.js'
+import { waitFor } from '../helpers/wait.js'
 
 function entry (token: string, lifeMs = 60_000): CachedToken {
   const expiresAt = Date.now() + lifeMs

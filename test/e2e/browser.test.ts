@@ -11,6 +11,7 @@ import t, { type Test } from 'tap'
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
 import { build, exchange, freePort, startEmulator, type TestApp, type TestEmulator } from '../helper.js'
 import { STATIC_ROOT } from '../../plugins/external/static.js'
+import { deferred } from '../helpers/wait.js'
 
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
@@ -281,8 +282,7 @@ t.test('the socket drops before the confirmation: the page reconnects and the re
   const page = await context.newPage()
   let sockets = 0
   const swallowed: string[] = []
-  let firstDelivered: () => void = () => {}
-  const pendingShown = new Promise<void>((resolve) => { firstDelivered = resolve })
+  const pendingShown = deferred()
   await page.routeWebSocket(SOCKET_URL, (socket) => {
     sockets += 1
     const server = socket.connectToServer()
@@ -293,7 +293,7 @@ t.test('the socket drops before the confirmation: the page reconnects and the re
     server.onMessage((message) => {
       if (forwarded++ === 0) {
         socket.send(message)
-        firstDelivered()
+        pendingShown.resolve()
       } else {
         swallowed.push(String(message))
       }
@@ -305,7 +305,7 @@ t.test('the socket drops before the confirmation: the page reconnects and the re
   })
   await page.goto(`${stack.app.url}/`)
   const qrUrl = await waitForQr(page)
-  await pendingShown // so the scan's pushes go to the first socket
+  await pendingShown.promise // so the scan's pushes go to the first socket
 
   await scanOnPhone(t, await context.newPage(), qrUrl)
   const code = await waitForLoggedIn(page)

@@ -3,7 +3,8 @@ import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { freePort, openLoginSocket, waitForStatus } from '../helper.js'
+import { freePort } from '../helper.js'
+import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 
 const demoEntry = join(import.meta.dirname, '..', '..', 'src', 'demo.js')
 

@@ -1,7 +1,7 @@
 import t from 'tap'
-import {
-  DRIVERS, build, cleanupKeys, createLogin, exchange, openLoginSocket, startEmulator, uniquePrefix, waitForStatus, type TestEmulator
-} from '../helper.js'
+import { DRIVERS, build, createLogin, exchange, startEmulator, type TestEmulator } from '../helper.js'
+import { cleanupKeys, uniquePrefix } from '../helpers/redis.js'
+import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 
 function userWho (emulator: TestEmulator, following: boolean) {
   const user = emulator.emulator.users.find((candidate) => candidate.following === following && candidate.unionid !== null)

@@ -1,5 +1,6 @@
 import { Agent } from 'undici'
 import t, { type Test } from 'tap'
+import { waitFor } from '../helpers/wait.js'
 import { createEmulator } from '../../src/emulator/emulator.js'
 import { createFaults } from '../../src/emulator/faults.js'
 import { fetchStableToken } from '../../src/wechat/token-source.js'
@@ -131,7 +132,7 @@ t.test('latency until cleared, and a pending slow call does not hold close()', a
   const server = await start(t)
   server.emulator.faults.latency('*', 60_000)
   const request = fetch(`${server.url}/cgi-bin/token`).then(() => 'answered', () => 'dropped')
-  while (server.emulator.counters.tokenFetches === 0) await new Promise((resolve) => setImmediate(resolve))
+  await waitFor(() => server.emulator.counters.tokenFetches > 0, { what: 'the call to reach the emulator' })
   await server.close()
   t.equal(await request, 'dropped', 'closing the server drops the slow call instead of waiting a minute')
 })

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { build, createLogin, openLoginSocket, TEST_WECHAT, waitForStatus } from '../helper.js'
+import { build, createLogin, TEST_WECHAT } from '../helper.js'
+import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 
 // The `npm run demo` path: WECHAT_EMULATOR=1 mounts the emulator in the app itself, which then calls
 // its own /_emulator as WeChat and receives the emulator's pushes on its own webhook.

@@ -1,5 +1,7 @@
 import t from 'tap'
-import { build, createLogin, startEmulator, startRedisProxy } from '../helper.js'
+import { build, createLogin, startEmulator } from '../helper.js'
+import { startRedisProxy } from '../helpers/redis.js'
+import { waitFor } from '../helpers/wait.js'
 import { scanXml, signedQuery } from '../fixtures/webhook.js'
 
 t.test('liveness and readiness', async (t) => {
@@ -28,15 +30,7 @@ t.test('Redis down: readiness 503, webhook 503 at once, and both recover', async
   t.same(await create.json(), { error: 'unavailable' }, 'no internal message in the body')
 
   proxy.restore()
-  await waitUntilReady(app.url)
+  // Reconnection is ioredis' job, and nothing announces it: the test asks, with a bound.
+  await waitFor(async () => (await fetch(`${app.url}/readyz`)).status === 200, { timeoutMs: 10_000, intervalMs: 50, what: '/readyz to answer 200' })
   t.equal((await fetch(`${app.url}/readyz`)).status, 200, 'ready again once Redis is back')
 })
-
-/** Reconnection is ioredis' job; the test waits for it by asking, with a bound. */
-async function waitUntilReady (url: string): Promise<void> {
-  const deadline = Date.now() + 10_000
-  while ((await fetch(`${url}/readyz`)).status !== 200) {
-    if (Date.now() > deadline) throw new Error('not ready again within 10 s')
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}

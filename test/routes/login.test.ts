@@ -1,5 +1,6 @@
 import t from 'tap'
-import { DRIVERS, build, createLogin, openLoginSocket, startEmulator, waitForStatus } from '../helper.js'
+import { DRIVERS, build, createLogin, startEmulator } from '../helper.js'
+import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 
 for (const driver of DRIVERS) {
   t.test(`${driver}: a new login carries its QR and a secret, and lives LOGIN_TTL_SECONDS`, async (t) => {

@@ -6,7 +6,8 @@ import {
   encryptedPush, queuedScanJobs, scanXml, signedQuery, startModeEmulator, TEST_ENCODING_AES_KEY
 } from '../fixtures/webhook.js'
 import { loadWeChatVectors, rejectStages } from '../fixtures/wechat-vectors.js'
-import { build, createLogin, exchange, openLoginSocket, TEST_WECHAT, waitForStatus, type TestApp } from '../helper.js'
+import { build, createLogin, exchange, TEST_WECHAT, type TestApp } from '../helper.js'
+import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 
 const vectors = loadWeChatVectors()
 const SCENE = 'E'.repeat(32)

@@ -3,7 +3,9 @@ import t, { type Test } from 'tap'
 import { redisKeyspace } from '../../src/drivers/redis/keys.js'
 import { WECHAT_EVENTS_QUEUE } from '../../src/jobs/definitions.js'
 import { encryptedPush, queuedScanJobs, scanXml, signedQuery, startModeEmulator, TEST_ENCODING_AES_KEY } from '../fixtures/webhook.js'
-import { DRIVERS, build, createLogin, exchange, openLoginSocket, redisUrl, startEmulator, waitForStatus, type TestApp } from '../helper.js'
+import { DRIVERS, build, createLogin, exchange, startEmulator, type TestApp } from '../helper.js'
+import { redisUrl } from '../helpers/redis.js'
+import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 
 const SCENE = 'R'.repeat(32)
 

@@ -3,7 +3,8 @@ import t, { type Test } from 'tap'
 import { redisKeyspace } from '../../src/drivers/redis/keys.js'
 import { WECHAT_EVENTS_QUEUE } from '../../src/jobs/definitions.js'
 import { scanXml, signedQuery } from '../fixtures/webhook.js'
-import { build, createLogin, redisUrl, startEmulator, type TestApp } from '../helper.js'
+import { build, createLogin, startEmulator, type TestApp } from '../helper.js'
+import { redisUrl } from '../helpers/redis.js'
 
 async function post (app: TestApp, query: string, body: string, contentType = 'text/xml') {
   const response = await fetch(`${app.url}/wechat/webhook?${query}`, { method: 'POST', headers: { 'content-type': contentType }, body })

@@ -1,7 +1,11 @@
+import { Redis } from 'ioredis'
 import t from 'tap'
+import { newLoginCode } from '../../src/login/tokens.js'
 import { parseEncodingAesKey } from '../../src/wechat/crypto.js'
 import { encryptedPush, scanXml, signedQuery, startModeEmulator, TEST_ENCODING_AES_KEY } from '../fixtures/webhook.js'
-import { build, createLogin, exchange, openLoginSocket, TEST_WECHAT, waitForStatus, type TestApp } from '../helper.js'
+import { build, createLogin, exchange, TEST_WECHAT, type TestApp } from '../helper.js'
+import { redisUrl } from '../helpers/redis.js'
+import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 
 async function post (app: TestApp, query: string, body: string) {
   const response = await fetch(`${app.url}/wechat/webhook?${query}`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body })
@@ -80,4 +84,19 @@ t.test('no log line carries a secret: full login, safe-mode push, bad requests',
     t.notOk(logs.includes(value), `the ${name} is in no log line`)
     t.notOk(logs.includes(encodeURIComponent(value)), `the ${name} is in no log line, URL-encoded either`)
   }
+
+})
+
+t.test('a failed Redis command is logged without its arguments: they can hold a login code or a token', async (t) => {
+  const app = await build(t)
+  const redis = new Redis(redisUrl)
+  t.after(() => redis.quit())
+  const code = newLoginCode()
+  // One field and no value: Redis refuses it, and ioredis puts the command's arguments on the error.
+  const failure = await redis.hset(`${app.config.REDIS_PREFIX}code-probe`, code).then(() => null, (error: unknown) => error)
+  t.ok(failure instanceof Error, 'Redis refused the command')
+  app.fastify.log.error({ err: failure }, 'job failed')
+  const line = app.logs.find((candidate) => candidate.includes('job failed')) ?? ''
+  t.match(JSON.parse(line), { err: { command: { name: 'hset', args: '[redacted]' } } }, 'the command is named, its arguments are not')
+  t.notOk(line.includes(code), 'the login code is in no log line')
 })

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { join } from 'node:path'
 import t from 'tap'
 import type { CachedToken } from '../../src/wechat/access-token.js'
-import { redisUrl } from '../helper.js'
+import { redisUrl } from '../helpers/redis.js'
 import { assertNothingSecretLogged, counters, createLoginQr, created, deploymentCache, fetchesWhileHeld, fire, inspector, startInstances, startTokenEmulator, tokenKey } from './token-fixtures.js'
 
 // The refresh lock: a holder that dies (in place, or SIGKILLed mid-fetch) blocks the others no

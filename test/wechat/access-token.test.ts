@@ -5,7 +5,8 @@ import { createDrivers } from '../../src/drivers/index.js'
 import { createAccessTokens, type AccessTokens, type TokenCache } from '../../src/wechat/access-token.js'
 import { createWeChatHttp } from '../../src/wechat/http.js'
 import { stableTokenSource } from '../../src/wechat/token-source.js'
-import { cleanupKeys, redisUrl, TEST_WECHAT, uniquePrefix, type TestApp } from '../helper.js'
+import { TEST_WECHAT, type TestApp } from '../helper.js'
+import { cleanupKeys, redisUrl, uniquePrefix } from '../helpers/redis.js'
 import { assertNothingSecretLogged, counters, createLoginQr, created, deploymentCache, fire, forceRefreshProbe, inspector, logLines, startInstances, startTokenEmulator, tokenKey } from './token-fixtures.js'
 
 // One token for the deployment: fetched once, replaced once, refreshed ahead once. The failure

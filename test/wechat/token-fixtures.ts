@@ -5,8 +5,9 @@ import type { EmulatorServerOptions } from '../fixtures/emulator-server.js'
 import { loadConfig } from '../../src/config.js'
 import { createDrivers } from '../../src/drivers/index.js'
 import type { TokenCache } from '../../src/wechat/access-token.js'
-import { waitFor } from '../drivers/matrix.js'
-import { build, cleanupKeys, redisUrl, startEmulator, TEST_WECHAT, uniquePrefix, type TestApp, type TestEmulator } from '../helper.js'
+import { waitFor } from '../helpers/wait.js'
+import { build, startEmulator, TEST_WECHAT, type TestApp, type TestEmulator } from '../helper.js'
+import { cleanupKeys, redisUrl, uniquePrefix } from '../helpers/redis.js'
 
 export interface TokenEmulator extends TestEmulator {
   /** Every access token the emulator handed out, forced or not: what must never appear in a log. */

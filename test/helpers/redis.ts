@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer, connect, type Socket } from 'node:net'
+import { Redis } from 'ioredis'
+import type { Scope } from './scope.js'
+
+export const redisUrl = process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/** A key prefix no other test file (or run) shares. */
+export function uniquePrefix (name: string): string {
+  return `wqltest:${name}:${randomBytes(4).toString('hex')}:`
+}
+
+/** A test owns its keys: SCAN + DEL under its prefix, never FLUSHDB. */
+export async function deleteKeys (prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl)
+  try {
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500)
+      cursor = next
+      if (keys.length > 0) await redis.del(...keys)
+    } while (cursor !== '0')
+  } finally {
+    redis.disconnect()
+  }
+}
+
+/** Deletes every key under `prefix` when the test ends. */
+export function cleanupKeys (t: Scope, prefix: string): void {
+  t.after(() => deleteKeys(prefix))
+}
+
+export interface RedisProxy {
+  /** redis://127.0.0.1:PORT, forwarding to the test Redis. */
+  url: string
+  /** Drops every connection and refuses new ones: Redis is "down" for whoever uses this URL. */
+  cut (): void
+  restore (): void
+}
+
+/** A TCP proxy in front of the real Redis, so a test can take Redis away from one app and give it back. */
+export async function startRedisProxy (t: Scope): Promise<RedisProxy> {
+  const target = new URL(redisUrl)
+  const sockets = new Set<Socket>()
+  let up = true
+  const server = createServer((client) => {
+    if (!up) { client.destroy(); return }
+    const upstream = connect(Number(target.port || 6379), target.hostname)
+    sockets.add(client).add(upstream)
+    const drop = () => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream) }
+    client.on('error', drop).on('close', drop)
+    upstream.on('error', drop).on('close', drop)
+    client.pipe(upstream).pipe(client)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => new Promise<void>((resolve) => {
+    for (const socket of sockets) socket.destroy()
+    server.close(() => resolve())
+  }))
+  const { port } = server.address() as { port: number }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    cut () {
+      up = false
+      for (const socket of sockets) socket.destroy()
+      sockets.clear()
+    },
+    restore () { up = true }
+  }
+}
