@@ -51,10 +51,11 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   // Before the body is read: an unsigned or stale request costs us no parsing and enqueues nothing.
   fastify.addHook('onRequest', signedRequestHook({ token: config.WECHAT_TOKEN, toleranceSeconds: config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS }))
 
-  // Before the handler ran, the only failure left without a status is the XML parser's own (past its
-  // validator): a body it could not read is malformed_xml. Every error goes on to the root handler.
-  fastify.setErrorHandler(async (error: Error & { statusCode?: number }, request) => {
-    if (error.statusCode === undefined && request.body === undefined) {
+  // Before the handler ran, the only failures without a code of their own are the XML parser's: its
+  // validator's (a 400 with no code) and its crashes (no status). Either way the body could not be
+  // read as XML: malformed_xml. Every error goes on to the root handler.
+  fastify.setErrorHandler(async (error: Error & { statusCode?: number, code?: string }, request) => {
+    if (error.code === undefined && (error.statusCode === undefined || error.statusCode === 400) && request.body === undefined) {
       throw withLog(new MalformedXml('webhook body'), { reason: error.message })
     }
     throw error

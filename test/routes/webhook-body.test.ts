@@ -107,6 +107,7 @@ t.test('a body over the limit sent chunked, without Content-Length, is refused w
   const piece = Buffer.from(`<xml><Content><![CDATA[${'长'.repeat(330)}]]></Content>`, 'utf8')
   let sent = 0
   // Never the terminating chunk: a server that buffers the whole body before checking never answers.
+  // eslint-disable-next-line no-unmodified-loop-condition -- set by the response's callback while we await
   while (!answered && sent < limit * 4) {
     await writeChunk(socket, chunked(piece))
     sent += piece.length
@@ -168,8 +169,8 @@ t.test('regression: a DTD or an oversized body under a content type we do not pa
 t.test('values stay the strings WeChat sent: no number coercion', async (t) => {
   const app = await idleApp(t)
   const numericScene = `0${'1234567890'.repeat(3)}1`
-  const subscribe = `<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName>000123456789</FromUserName>` +
-    `<CreateTime>0001718000000</CreateTime><MsgType>event</MsgType><Event>subscribe</Event>` +
+  const subscribe = '<xml><ToUserName><![CDATA[gh_test]]></ToUserName><FromUserName>000123456789</FromUserName>' +
+    '<CreateTime>0001718000000</CreateTime><MsgType>event</MsgType><Event>subscribe</Event>' +
     `<EventKey>qrscene_${numericScene}</EventKey><Ticket>1e5</Ticket></xml>`
   t.same(await post(app, subscribe), { status: 200, body: 'success' })
   t.same(await queuedScanJobs(t, app), [{ scene: numericScene, openid: '000123456789', event: 'subscribe', createTime: '0001718000000' }],
@@ -221,4 +222,17 @@ t.test('after a refused body the next push is served normally', async (t) => {
   t.equal((await post(app, big)).status, 413)
   t.same(await post(app, scanXml(SCENE)), { status: 200, body: 'success' })
   t.equal((await queuedScanJobs(t, app)).length, 1)
+})
+
+t.test('a body that is not well-formed XML is malformed_xml, as the README says', async (t) => {
+  const app = await idleApp(t)
+  const bodies = {
+    'an unclosed tag': '<xml><ToUserName><![CDATA[gh_test]]></ToUserName>',
+    'not XML at all': 'hello',
+    'mismatched tags': '<xml><a></b></xml>'
+  }
+  for (const [what, body] of Object.entries(bodies)) {
+    t.same(await post(app, body), { status: 400, body: JSON.stringify({ error: 'malformed_xml' }) }, what)
+  }
+  t.same(await queuedScanJobs(t, app), [], 'nothing queued')
 })
