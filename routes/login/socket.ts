@@ -84,6 +84,7 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
       do {
         refreshAgain = false
         await pushCurrentState()
+        // eslint-disable-next-line no-unmodified-loop-condition -- the socket's close handler sets it while we await
       } while (refreshAgain && !closed)
     })().finally(() => { refreshing = null })
     return refreshing

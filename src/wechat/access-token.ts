@@ -185,25 +185,28 @@ export function createAccessTokens (options: AccessTokenOptions): AccessTokens {
   function refreshAhead (): void {
     if (aheadRunning || now() < aheadNotBefore) return
     aheadRunning = true
-    void (async () => {
-      const fence = await cache.acquireRefreshLock(lockTtlMs)
-      if (fence === null) return
-      try {
-        const cached = await cache.get()
-        if (valid(cached) && now() < cached.refreshAt) {
-          memo = cached
-          return
-        }
-        await fetchAndStore(fence, false)
-      } finally {
-        await release(fence)
-      }
-    })().catch((error: unknown) => {
+    // Not awaited: callers keep the current token while the next one is fetched.
+    refreshAheadUnderLock().catch((error: unknown) => {
       aheadNotBefore = now() + AHEAD_RETRY_AFTER_MS
       log?.warn({ err: error }, 'refreshing the access token ahead of its expiry failed; the current one is still valid')
     }).finally(() => {
       aheadRunning = false
     })
+  }
+
+  async function refreshAheadUnderLock (): Promise<void> {
+    const fence = await cache.acquireRefreshLock(lockTtlMs)
+    if (fence === null) return
+    try {
+      const cached = await cache.get()
+      if (valid(cached) && now() < cached.refreshAt) {
+        memo = cached
+        return
+      }
+      await fetchAndStore(fence, false)
+    } finally {
+      await release(fence)
+    }
   }
 
   return {

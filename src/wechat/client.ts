@@ -1,7 +1,6 @@
 import { withAccessToken, type AccessTokens } from './access-token.js'
 import type { WeChatHttp } from './http.js'
 
-
 export interface QrCode {
   ticket: string
   /** What the QR encodes. */

@@ -32,7 +32,10 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     await store.create(pending(scene, now, now + 60_000), 60_000)
     t.strictSame(await store.get(scene), {
       ...pending(scene, now, now + 60_000),
-      scannedAt: undefined, code: undefined, codeExpiresAt: undefined, confirmedAt: undefined
+      scannedAt: undefined,
+      code: undefined,
+      codeExpiresAt: undefined,
+      confirmedAt: undefined
     })
     t.equal(await store.get(newScene()), null)
   })

@@ -8,7 +8,7 @@ export interface Deferred<T> {
 /** A promise resolved from outside: a test awaits what a callback (a subscriber, a worker) signals. */
 export function deferred<T = void> (): Deferred<T> {
   let resolve!: (value: T) => void
-  const promise = new Promise<T>((done) => { resolve = done })
+  const promise = new Promise<T>((_resolve) => { resolve = _resolve })
   return { promise, resolve }
 }
 

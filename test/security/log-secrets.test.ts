@@ -84,7 +84,6 @@ t.test('no log line carries a secret: full login, safe-mode push, bad requests',
     t.notOk(logs.includes(value), `the ${name} is in no log line`)
     t.notOk(logs.includes(encodeURIComponent(value)), `the ${name} is in no log line, URL-encoded either`)
   }
-
 })
 
 t.test('a failed Redis command is logged without its arguments: they can hold a login code or a token', async (t) => {

@@ -81,4 +81,3 @@ export function createRedisLoginBus (publisher: Redis, subscriber: Redis, channe
     }
   }
 }
-
