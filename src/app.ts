@@ -1,12 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from './config.js'
-import { listeningOrigin } from './util/listening-url.js'
-import { EMULATOR_PREFIX, wechatEndpoints } from './wechat/endpoints.js'
+import { EMULATOR_PREFIX } from './wechat/endpoints.js'
 import websocket from '../plugins/external/websocket.js'
 import helmet from '../plugins/external/helmet.js'
 import rateLimit from '../plugins/external/rate-limit.js'
 import staticFiles from '../plugins/external/static.js'
 import configPlugin from '../plugins/app/config.js'
+import endpoints from '../plugins/app/endpoints.js'
 import drivers from '../plugins/app/drivers.js'
 import wechat from '../plugins/app/wechat.js'
 import logins from '../plugins/app/logins.js'
@@ -32,6 +32,7 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
     throw new Error('Embedded mode (REDIS_URL unset) is one process that runs its own worker: set REDIS_URL to split web and worker')
   }
   await fastify.register(configPlugin, { config })
+  await fastify.register(endpoints)
   await fastify.register(drivers)
   await fastify.register(wechat)
   await fastify.register(logins)
@@ -48,7 +49,7 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
   await fastify.register(healthRoutes)
   await fastify.register(loginRoutes, { prefix: '/api/login' })
   await fastify.register(wechatRoutes, { prefix: '/wechat' })
-  if (wechatEndpoints(config, () => listeningOrigin(fastify.server)).emulated) {
+  if (fastify.endpoints.emulated) {
     fastify.log.warn(`WECHAT EMULATOR ENABLED: ${EMULATOR_PREFIX} impersonates WeChat; never run this in production`)
     await fastify.register(emulatorRoutes, { prefix: EMULATOR_PREFIX })
   }

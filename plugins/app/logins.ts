@@ -1,7 +1,5 @@
 import fp from 'fastify-plugin'
 import { createLoginService } from '../../src/login/service.js'
-import { wechatEndpoints } from '../../src/wechat/endpoints.js'
-import { listeningOrigin } from '../../src/util/listening-url.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,14 +8,13 @@ declare module 'fastify' {
 }
 
 export default fp(async function loginsPlugin (fastify) {
-  const { config, drivers, wechat } = fastify
-  // Browsers load the QR image: from WeChat, or from the emulator under PUBLIC_URL.
-  const { mpBase } = wechatEndpoints(config, () => listeningOrigin(fastify.server))
+  const { config, drivers, wechat, endpoints } = fastify
   fastify.decorate('logins', createLoginService({
     store: drivers.loginStore,
     wechat,
     loginTtlSeconds: config.LOGIN_TTL_SECONDS,
     codeTtlSeconds: config.LOGIN_CODE_TTL_SECONDS,
-    mpBase: () => mpBase
+    // Browsers load the QR image: from WeChat, or from the emulator under PUBLIC_URL.
+    mpBase: () => endpoints.mpBase
   }))
-}, { name: 'logins', fastify: '5.x', dependencies: ['config', 'drivers', 'wechat'] })
+}, { name: 'logins', fastify: '5.x', dependencies: ['config', 'endpoints', 'drivers', 'wechat'] })

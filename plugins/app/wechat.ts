@@ -2,10 +2,8 @@ import fp from 'fastify-plugin'
 import { Agent, ProxyAgent, type Dispatcher } from 'undici'
 import { createAccessTokens } from '../../src/wechat/access-token.js'
 import { createWeChatClient } from '../../src/wechat/client.js'
-import { wechatEndpoints } from '../../src/wechat/endpoints.js'
 import { createWeChatHttp } from '../../src/wechat/http.js'
 import { centralTokenSource, legacyTokenSource, stableTokenSource, type TokenSource } from '../../src/wechat/token-source.js'
-import { listeningOrigin } from '../../src/util/listening-url.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,7 +16,7 @@ const AGENT_OPTIONS = { keepAliveTimeout: 30_000, connections: 64 } as const
 
 /** The WeChat API client, reaching WeChat only through WECHAT_API_BASE (or the built-in emulator). */
 export default fp(async function wechatPlugin (fastify) {
-  const { config, drivers } = fastify
+  const { config, drivers, endpoints } = fastify
   const log = fastify.log.child({ component: 'wechat' })
   const dispatchers: Dispatcher[] = []
   const direct = () => {
@@ -28,7 +26,6 @@ export default fp(async function wechatPlugin (fastify) {
   }
   fastify.addHook('onClose', async () => { await Promise.all(dispatchers.map((dispatcher) => dispatcher.close())) })
 
-  const endpoints = wechatEndpoints(config, () => listeningOrigin(fastify.server))
   const proxy = endpoints.useProxy ? config.HTTPS_PROXY : undefined
   const wechatDispatcher = proxy === undefined ? direct() : new ProxyAgent({ uri: proxy, ...AGENT_OPTIONS })
   if (proxy !== undefined) {
@@ -65,4 +62,4 @@ export default fp(async function wechatPlugin (fastify) {
   })
 
   fastify.decorate('wechat', createWeChatClient({ http, tokens }))
-}, { name: 'wechat', fastify: '5.x', dependencies: ['config', 'drivers'] })
+}, { name: 'wechat', fastify: '5.x', dependencies: ['config', 'endpoints', 'drivers'] })

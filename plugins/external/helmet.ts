@@ -7,7 +7,7 @@ import { allowedOrigins } from '../../src/config.js'
  * opened as a popup by the application's site, so the opener must survive: COOP stays unsafe-none.
  */
 export default fp(async function helmetPlugin (fastify) {
-  const { config } = fastify
+  const { config, endpoints } = fastify
   const https = config.PUBLIC_URL.startsWith('https:')
   await fastify.register(helmet, {
     crossOriginOpenerPolicy: { policy: 'unsafe-none' },
@@ -20,7 +20,7 @@ export default fp(async function helmetPlugin (fastify) {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:', new URL(config.WECHAT_MP_BASE).origin],
+        imgSrc: ["'self'", 'data:', new URL(endpoints.mpBase).origin],
         connectSrc: ["'self'", ...websocketOrigins(config.PUBLIC_URL)],
         formAction: ["'self'"],
         // The sites allowed to use the login may also frame it.
@@ -31,7 +31,7 @@ export default fp(async function helmetPlugin (fastify) {
       }
     }
   })
-}, { name: 'helmet', fastify: '5.x', dependencies: ['config'] })
+}, { name: 'helmet', fastify: '5.x', dependencies: ['config', 'endpoints'] })
 
 /** Older browsers do not match ws:/wss: with 'self'. */
 function websocketOrigins (publicUrl: string): string[] {

@@ -9,7 +9,6 @@ import type { EmulatedApi } from '../../src/emulator/faults.js'
 import type { PushMode } from '../../src/emulator/push.js'
 import type { Emulator } from '../../src/emulator/types.js'
 import { listeningOrigin } from '../../src/util/listening-url.js'
-import { wechatEndpoints } from '../../src/wechat/endpoints.js'
 import control, { scanFailureStatus } from './control.js'
 import { PAGE_CSP, resultPage, scanPage, type ScanOutcome } from './pages.js'
 
@@ -32,10 +31,10 @@ const QR_IMAGE_WIDTH = 430
 
 /** The built-in emulator of `WECHAT_EMULATOR=1`: pushes go to this very server's webhook. */
 function emulatorFromConfig (fastify: FastifyInstance): Emulator {
-  if (!fastify.hasDecorator('config')) throw new Error('the emulator routes need the `emulator` option or the config decorator')
+  if (!fastify.hasDecorator('endpoints')) throw new Error('the emulator routes need the `emulator` option or the app (config and endpoints decorators)')
   const { config } = fastify
   const ownOrigin = () => listeningOrigin(fastify.server)
-  const { phoneBase } = wechatEndpoints(config, ownOrigin)
+  const { phoneBase } = fastify.endpoints
   if (phoneBase === null) throw new Error('the emulator routes are mounted only with WECHAT_EMULATOR=1')
   return createEmulator({
     appId: config.WECHAT_APP_ID,

@@ -8,6 +8,8 @@ import { toWeChatMessage } from '../../src/wechat/events.js'
 import { verifyRequestSignature } from '../../src/wechat/signature.js'
 import emulatorRoutes from '../../routes/emulator/index.js'
 import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from '../fixtures/emulator-server.js'
+import configPlugin from '../../plugins/app/config.js'
+import endpointsPlugin from '../../plugins/app/endpoints.js'
 
 const APP = { appId: 'wxemulatorscan0001', appSecret: 'emulator-secret-scan-0123', token: 'emuScanToken7' }
 
@@ -228,7 +230,7 @@ t.test('webhook unreachable or failing', async (t) => {
   t.equal(failedPage.status, 502)
 })
 
-t.test('mounted by the app: built from fastify.config, pushing to its own webhook', async (t) => {
+t.test('mounted by the app: built from its config and endpoints, pushing to its own webhook', async (t) => {
   const config = loadConfig({
     WECHAT_APP_ID: APP.appId,
     WECHAT_APP_SECRET: APP.appSecret,
@@ -239,7 +241,8 @@ t.test('mounted by the app: built from fastify.config, pushing to its own webhoo
   })
   const received: string[] = []
   const app: FastifyInstance = Fastify()
-  app.decorate('config', config)
+  await app.register(configPlugin, { config })
+  await app.register(endpointsPlugin)
   app.register(async (wechat) => {
     wechat.addContentTypeParser('text/xml', { parseAs: 'string' }, (_request, body, done) => done(null, body))
     wechat.post('/webhook', async (request) => {
