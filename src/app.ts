@@ -15,6 +15,9 @@ import healthRoutes from '../routes/health/index.js'
 import loginRoutes from '../routes/login/index.js'
 import wechatRoutes from '../routes/wechat/index.js'
 import emulatorRoutes from '../routes/emulator/index.js'
+import oauth from '../plugins/app/oauth.js'
+import oauthRoutes from '../routes/oauth/index.js'
+import { oauthEnabled } from './oauth/settings.js'
 
 export interface AppOptions {
   config: Config
@@ -45,6 +48,10 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
   await fastify.register(healthRoutes)
   await fastify.register(loginRoutes, { prefix: '/api/login' })
   await fastify.register(wechatRoutes, { prefix: '/wechat' })
+  if (oauthEnabled(config)) {
+    await fastify.register(oauth)
+    await fastify.register(oauthRoutes)
+  }
   if (config.WECHAT_EMULATOR) {
     fastify.log.warn('WECHAT EMULATOR ENABLED: /_emulator impersonates WeChat; never run this in production')
     await fastify.register(emulatorRoutes, { prefix: '/_emulator' })

@@ -4,6 +4,7 @@ import {
   BearerHeaders, CreatedLogin, ErrorBody, ExchangeBody, Identity, PageConfig, Status, StatusQuery, bearerToken
 } from './schemas.js'
 import { allowedOrigins } from '../../src/config.js'
+import { oauthPageConfig } from '../../src/oauth/settings.js'
 import { rateLimited } from './limits.js'
 import { watchLogin } from './socket.js'
 
@@ -27,7 +28,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
   /** Public: the page posts a code only to an opener on one of these origins. */
   fastify.get('/config', {
     schema: { response: { 200: PageConfig } }
-  }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({ allowedOrigins: [...origins] }))
+  }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({ allowedOrigins: [...origins], ...oauthPageConfig(config) }))
 
   fastify.get('/ws', {
     websocket: true,
@@ -80,7 +81,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
       return reply.code(400).send({ error: 'invalid_grant' })
     }
     request.log.info({ scene: identity.scene }, 'login code redeemed')
-    return reply.header('cache-control', 'no-store').send({ ...identity, confirmedAt: new Date(identity.confirmedAt).toISOString() })
+    return reply.header('cache-control', 'no-store').send({ ...identity, flow: identity.flow ?? 'scan', confirmedAt: new Date(identity.confirmedAt).toISOString() })
   })
 }
 

@@ -12,6 +12,10 @@ import { bullPrefix, createBullQueue, startBullWorker } from './redis/job-queue.
 import { createRedisLoginBus } from './redis/login-bus.js'
 import { createRedisLoginStore } from './redis/login-store.js'
 import { createRedisTokenCache } from './redis/token-cache.js'
+import { createRedisOAuthStateStore } from './redis/oauth-state-store.js'
+import { createRedisUserTokenStore } from './redis/oauth-user-token-store.js'
+import type { OAuthStateStore } from '../oauth/state-store.js'
+import type { UserTokenStore } from '../oauth/user-token-store.js'
 import { Redis } from 'ioredis'
 
 /**
@@ -27,6 +31,10 @@ export interface Drivers {
   tokenCache: TokenCache
   signatures: SignatureLedger
   scanQueue: JobQueue<ScanJob>
+  /** OAuth states from authorize to callback. */
+  oauthStateStore: OAuthStateStore
+  /** Users' OAuth tokens, sealed by the caller. */
+  userTokenStore: UserTokenStore
   startScanWorker (processor: JobProcessor<ScanJob>, options: { concurrency: number, log: Log }): JobWorker
   /** Resolves once every connection is ready; boot waits for it. */
   ready (): Promise<void>
@@ -65,6 +73,8 @@ function createRedisDrivers (url: string, config: Config, log: Log): Drivers {
     signatures: createRedisSignatureLedger(commands, prefix),
     tokenCache,
     scanQueue,
+    oauthStateStore: createRedisOAuthStateStore(commands, prefix),
+    userTokenStore: createRedisUserTokenStore(commands, prefix),
 
     startScanWorker (processor, { concurrency, log }) {
       const connection = new Redis(url, { ...createBlockingConnectionOptions(), connectionName: 'wql-worker' })

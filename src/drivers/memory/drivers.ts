@@ -5,6 +5,8 @@ import { createMemoryLoginBus } from './login-bus.js'
 import { createMemoryLoginStore } from './login-store.js'
 import { createMemoryTokenCache } from './token-cache.js'
 import { createMemorySignatureLedger } from './signature-ledger.js'
+import { createMemoryOAuthStateStore } from './oauth-state-store.js'
+import { createMemoryUserTokenStore } from './oauth-user-token-store.js'
 
 /**
  * Embedded mode: every driver in this process, nothing to connect to. One process only: a second
@@ -14,6 +16,8 @@ export function createEmbeddedDrivers (): Drivers {
   const store = createMemoryLoginStore()
   const bus = createMemoryLoginBus()
   const scanQueue = createMemoryJobQueue<ScanJob>()
+  const oauthStateStore = createMemoryOAuthStateStore()
+  const userTokenStore = createMemoryUserTokenStore()
   const workers: JobWorker[] = []
   let closed: Promise<void> | null = null
 
@@ -25,6 +29,8 @@ export function createEmbeddedDrivers (): Drivers {
     tokenCache: createMemoryTokenCache(),
     signatures: createMemorySignatureLedger(),
     scanQueue,
+    oauthStateStore,
+    userTokenStore,
 
     startScanWorker (processor, options) {
       const worker = scanQueue.startWorker(processor, options)
@@ -45,6 +51,8 @@ export function createEmbeddedDrivers (): Drivers {
         await scanQueue.close()
         await bus.close()
         store.close()
+        oauthStateStore.close()
+        userTokenStore.close()
       })()
       return closed
     }

@@ -89,6 +89,10 @@ export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => nu
       return 'changed'
     },
 
+    async issueCode (code, identity, codeTtlMs) {
+      codes.set(sha256(code), { value: JSON.stringify(identity), removeAt: clock() + codeTtlMs })
+    },
+
     async redeemCode (code) {
       const key = sha256(code)
       const entry = live(codes, key)
