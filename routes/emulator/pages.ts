@@ -36,7 +36,7 @@ a{color:#576b95}
 footer{color:#999;font-size:12px;text-align:center;padding:8px 12px 24px}
 `
 
-function layout (title: string, content: string): string {
+export function layout (title: string, content: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -1,8 +1,11 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/emulator.js'
+import { createOAuthEmulator, type OAuthAppCredentials, type OAuthEmulator } from '../../src/emulator/oauth.js'
 import emulatorRoutes from './index.js'
 
 export interface EmulatorServerOptions extends Omit<EmulatorOptions, 'publicBase'> {
+  /** A website app of the Open Platform, for connect/qrconnect (website QR login). */
+  openApp?: OAuthAppCredentials
   /** Defaults to the server's own `url`. */
   publicBase?: () => string
   /** Defaults to 127.0.0.1. */
@@ -15,6 +18,8 @@ export interface EmulatorServer {
   /** e.g. http://127.0.0.1:PORT/_emulator: WECHAT_API_BASE and WECHAT_MP_BASE of the apps under test. */
   url: string
   emulator: Emulator
+  /** Its OAuth side: authorize pages, sns/* APIs. */
+  oauth: OAuthEmulator
   fastify: FastifyInstance
   /** Stops the server and the emulator's push connections; calling it again is harmless. */
   close (): Promise<void>
@@ -27,11 +32,17 @@ export const EMULATOR_PREFIX = '/_emulator'
  * (as they share one in production). For tests and demos only.
  */
 export async function startEmulatorServer (options: EmulatorServerOptions): Promise<EmulatorServer> {
-  const { host = '127.0.0.1', port = 0, publicBase, ...emulatorOptions } = options
+  const { host = '127.0.0.1', port = 0, publicBase, openApp, ...emulatorOptions } = options
   let url = ''
   const emulator = createEmulator({ ...emulatorOptions, publicBase: publicBase ?? (() => url) })
+  const oauth = createOAuthEmulator({
+    mp: { appId: emulatorOptions.appId, appSecret: emulatorOptions.appSecret },
+    ...(openApp === undefined ? {} : { open: openApp }),
+    users: () => emulator.users,
+    now: () => emulator.now()
+  })
   const fastify = Fastify({ logger: false, forceCloseConnections: true })
-  await fastify.register(emulatorRoutes, { emulator, prefix: EMULATOR_PREFIX })
+  await fastify.register(emulatorRoutes, { emulator, oauth, prefix: EMULATOR_PREFIX })
   try {
     await fastify.listen({ host, port })
   } catch (error) {
@@ -47,6 +58,7 @@ export async function startEmulatorServer (options: EmulatorServerOptions): Prom
   return {
     url,
     emulator,
+    oauth,
     fastify,
     close () {
       closed ??= fastify.close().then(() => emulator.close())
