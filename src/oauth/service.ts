@@ -60,6 +60,16 @@ interface UserTokens {
   unionid: string | null
 }
 
+/** The website app's credentials are other variables than the Official Account's that errcodeAdvice names. */
+const WEBSITE_APP_ADVICE: Readonly<Record<number, string>> = {
+  40013: 'WeChat does not know this AppID: check WECHAT_OPEN_APP_ID (open.weixin.qq.com → 管理中心 → 网站应用 → AppID)',
+  40125: 'WeChat refused the AppSecret: check WECHAT_OPEN_APP_SECRET (the website app\'s AppSecret on open.weixin.qq.com)'
+}
+
+function oauthAdvice (flow: OAuthFlow, errcode: number): string | undefined {
+  return (flow === 'web' ? WEBSITE_APP_ADVICE[errcode] : undefined) ?? errcodeAdvice(errcode)
+}
+
 /** Kept after expiresAt, so a late callback hears "expired" rather than "unknown", and a repeated one its answer. */
 export const STATE_RETAIN_MS = 60_000
 /** WeChat's refresh token lives 30 days from the authorization and is never renewed. */
@@ -143,7 +153,7 @@ export function createOAuthService (options: OAuthServiceOptions) {
       return refused('code_refused', { errcode: error.errcode, restart: restartFor(record) })
     }
     if (error instanceof WeChatApiError) {
-      log.error({ api: error.api, errcode: error.errcode, errmsg: error.errmsg, rid: error.rid, advice: errcodeAdvice(error.errcode) }, 'WeChat API error')
+      log.error({ api: error.api, flow: record.flow, errcode: error.errcode, errmsg: error.errmsg, rid: error.rid, advice: oauthAdvice(record.flow, error.errcode) }, 'WeChat API error')
       return refused('wechat_error', { errcode: error.errcode, restart: restartFor(record) })
     }
     if (error instanceof WeChatTransportError) {
