@@ -193,7 +193,8 @@ export function createOAuthService (options: OAuthServiceOptions) {
 
   /** A repeated callback: the first one's answer, as soon as it is stored (bounded wait). */
   async function answerOf (state: string, record: OAuthStateRecord): Promise<CallbackAnswer> {
-    const deadline = now() + settleWaitMs
+    // A real wait, on the monotonic clock: `now` dates records and may be a test's.
+    const deadline = performance.now() + settleWaitMs
     for (;;) {
       const stored = await states.get(state)
       if (stored?.answer != null) {
@@ -202,7 +203,7 @@ export function createOAuthService (options: OAuthServiceOptions) {
         return refused('state_used', { restart: restartFor(record) })
       }
       if (stored === null) return refused('unknown_state')
-      if (now() >= deadline) return refused('in_progress', { restart: restartFor(record) })
+      if (performance.now() >= deadline) return refused('in_progress', { restart: restartFor(record) })
       await settled.wait(SETTLE_POLL_MS)
     }
   }
@@ -223,6 +224,11 @@ export function createOAuthService (options: OAuthServiceOptions) {
   }
 
   async function currentProfile (app: OAuthApp, openid: string, stored: UserTokens): Promise<ProfileResult> {
+    if (stored.refreshTokenExpiresAt <= now()) {
+      // Its 30 days are over (the store drops it about now anyway): WeChat would only say 42002.
+      await userTokens.delete(app.appId, openid)
+      return { kind: 'reauthorize_required' }
+    }
     let tokens: UserTokens | null = stored
     let refreshed = false
     if (tokens.accessTokenExpiresAt - ACCESS_TOKEN_MARGIN_MS <= now()) {
