@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { DRIVERS, TEST_WECHAT, build, cleanupKeys, exchange, startEmulator, uniquePrefix } from '../helper.js'
+import { DRIVERS, TEST_WECHAT, build, cleanupKeys, exchange, freePort, startEmulator, uniquePrefix } from '../helper.js'
 import { Browser, SITE, TEST_OPEN_APP, authorizeAs, authorizeUrl, buildOAuthApp, control, oauthCounters, oauthEnv, refusalOf } from './helper.js'
 
 /** A refusal is a small HTML page with a 4xx status that names its reason; never a login code. */
@@ -185,6 +185,24 @@ t.test('two instances on one Redis: the repeated callback lands on the other ins
   t.equal(two?.status, 302)
   t.equal(one?.location, two?.location, 'one login code, whichever instance answered')
   t.equal(emulator.oauth.counters.codeExchanges, 2, 'exchanged by one instance (a busy answer, then success)')
+})
+
+t.test('WeChat unreachable (after the retries): a 502 page, the state settled with it', async (t) => {
+  const emulator = await startEmulator(t, { openApp: { appId: TEST_OPEN_APP.WECHAT_OPEN_APP_ID, appSecret: TEST_OPEN_APP.WECHAT_OPEN_APP_SECRET } })
+  const closedPort = await freePort()
+  // The authorize pages answer; api.weixin.qq.com does not (nothing listens there).
+  const app = await build(t, {
+    driver: 'embedded',
+    env: oauthEnv({ WECHAT_EMULATOR: '0', WECHAT_OPEN_BASE: emulator.url, WECHAT_API_BASE: `http://127.0.0.1:${closedPort}`, WECHAT_RETRY_DEADLINE_MS: '300' })
+  })
+  const browser = new Browser()
+  const { callback } = await authorizeAs(browser, app, { flow: 'web' })
+  const response = await browser.get(callback)
+  t.equal(response.status, 502)
+  t.equal(refusalOf(response.body), 'wechat_unreachable')
+  t.ok(restartLink(response.body), 'start again')
+  t.equal((await browser.get(callback)).status, 502, 'a repeat gets the same answer')
+  t.ok(app.logs.some((line) => line.includes('WeChat unreachable') && line.includes('sns/oauth2/access_token')))
 })
 
 t.test('rate limit: authorizations per IP per minute (RATE_LIMIT_OAUTH_PER_IP), as a page', async (t) => {
