@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { callbackUrl, authorizeUrl, wechatOpenBase } from '../../src/oauth/endpoints.js'
 import { createLoginPurpose } from '../../src/oauth/login-purpose.js'
@@ -16,7 +17,7 @@ declare module 'fastify' {
 /** A repeated callback waits at most this long for the first: under the server's 30 s requestTimeout. */
 const MAX_SETTLE_WAIT_MS = 25_000
 
-function createOAuth (fastify: import('fastify').FastifyInstance) {
+function createOAuth (fastify: FastifyInstance) {
   const { config, drivers, wechatHttp } = fastify
   const log = fastify.log.child({ component: 'oauth' })
   // loadConfig has refused a bad key, and a missing one outside the emulator.

@@ -6,7 +6,7 @@ import { sha256, secretMatches } from '../../src/login/tokens.js'
 import type { CallbackAnswer } from '../../src/oauth/answers.js'
 import { checkReturnTo } from '../../src/oauth/return-to.js'
 import { isOurState, newBrowserId } from '../../src/oauth/state.js'
-import { FLOW_SCOPES } from '../../src/oauth/types.js'
+import { DEFAULT_SCOPE } from '../../src/oauth/types.js'
 import { BearerHeaders, ErrorBody, bearerToken } from '../login/schemas.js'
 import { rateLimited } from '../login/limits.js'
 import { POPUP_CSP, popupPage, sendPage, sendRefusal } from './pages.js'
@@ -74,7 +74,7 @@ const visitorRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       request.log.warn({ flow }, 'OAuth return_to refused: not on ALLOWED_RETURN_ORIGINS')
       return sendRefusal(reply, 'return_to_refused')
     }
-    const scope = request.query.scope ?? FLOW_SCOPES[flow][0] ?? 'snsapi_base'
+    const scope = request.query.scope ?? DEFAULT_SCOPE[flow]
     const browserId = browserIdOf(request) ?? newBrowserId()
     const begun = await oauth.begin({ flow, scope, purpose: 'login', returnTo, display, browserId })
     if (!begun.ok) {

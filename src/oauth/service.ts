@@ -1,15 +1,15 @@
 import type { Log } from '../log.js'
 import { sha256 } from '../login/tokens.js'
-import type { Profile } from '../login/types.js'
 import { createWakeups } from '../drivers/wakeups.js'
 import { errcodeAdvice, WeChatApiError, WeChatTransportError } from '../wechat/errors.js'
 import { refused, type CallbackAnswer } from './answers.js'
-import { CODE_REFUSED_ERRCODES, isErrcodeIn, REFRESH_REFUSED_ERRCODES, USER_TOKEN_ERRCODES, type SnsClient, type SnsGrant } from './sns.js'
+import { CODE_REFUSED_ERRCODES, isErrcodeIn, type SnsClient } from './sns.js'
 import { newState } from './state.js'
 import type { OAuthStateStore } from './state-store.js'
 import type { Sealer } from './token-cipher.js'
 import { FLOW_SCOPES, scopeReadsProfile, type AuthorizedUser, type Display, type OAuthApp, type OAuthFlow, type OAuthScope, type OAuthStateRecord, type Purpose } from './types.js'
 import type { UserTokenStore } from './user-token-store.js'
+import { createUserTokens, type ProfileResult } from './user-tokens.js'
 
 /** What an authorization does once WeChat said who the visitor is. */
 export type PurposeHandler = (user: AuthorizedUser, record: OAuthStateRecord) => Promise<CallbackAnswer>
@@ -47,19 +47,6 @@ export interface BeginRequest {
 
 export type BeginResult = { ok: true, location: string } | { ok: false, reason: 'flow_unavailable' | 'scope_not_allowed' }
 
-export type ProfileResult =
-  | { kind: 'profile', flow: OAuthFlow, openid: string, unionid: string | null, profile: Profile }
-  | { kind: 'reauthorize_required' }
-
-/** A user's tokens as sealed in the user-token store. */
-interface UserTokens {
-  accessToken: string
-  accessTokenExpiresAt: number
-  refreshToken: string
-  refreshTokenExpiresAt: number
-  unionid: string | null
-}
-
 /** The website app's credentials are other variables than the Official Account's that errcodeAdvice names. */
 const WEBSITE_APP_ADVICE: Readonly<Record<number, string>> = {
   40013: 'WeChat does not know this AppID: check WECHAT_OPEN_APP_ID (open.weixin.qq.com → 管理中心 → 网站应用 → AppID)',
@@ -72,10 +59,6 @@ function oauthAdvice (flow: OAuthFlow, errcode: number): string | undefined {
 
 /** Kept after expiresAt, so a late callback hears "expired" rather than "unknown", and a repeated one its answer. */
 export const STATE_RETAIN_MS = 60_000
-/** WeChat's refresh token lives 30 days from the authorization and is never renewed. */
-export const REFRESH_TOKEN_LIFETIME_MS = 30 * 24 * 3600 * 1000
-/** An access token this close to its expiry is refreshed before use. */
-const ACCESS_TOKEN_MARGIN_MS = 60_000
 /** A repeated callback re-reads the state this often (the first may run on another instance). */
 const SETTLE_POLL_MS = 100
 
@@ -88,6 +71,7 @@ export function createOAuthService (options: OAuthServiceOptions) {
   const { states, userTokens, sns, sealer, apps, purposes, openBase, callbackUrl, restartUrl, stateTtlMs, settleWaitMs, log, now = Date.now } = options
   // Wakes a repeated callback as soon as this process settles; other instances' settles are polled.
   const settled = createWakeups()
+  const tokens = createUserTokens({ store: userTokens, sealer, sns, log, now })
 
   function appFor (flow: OAuthFlow): OAuthApp | null {
     return flow === 'mp' ? apps.mp : apps.web
@@ -113,37 +97,6 @@ export function createOAuthService (options: OAuthServiceOptions) {
       ['state', state]
     ].map(([name, value]) => `${name}=${encodeURIComponent(value ?? '')}`).join('&')
     return `${openBase().replace(/\/+$/, '')}/${page}?${query}#wechat_redirect`
-  }
-
-  function tokensContext (app: OAuthApp, openid: string): string {
-    return `user-tokens:${app.appId}:${openid}`
-  }
-
-  async function saveTokens (app: OAuthApp, openid: string, tokens: UserTokens): Promise<void> {
-    await userTokens.put(app.appId, openid, sealer.seal(JSON.stringify(tokens), tokensContext(app, openid)), tokens.refreshTokenExpiresAt)
-  }
-
-  async function loadTokens (app: OAuthApp, openid: string): Promise<UserTokens | null> {
-    const sealed = await userTokens.get(app.appId, openid)
-    if (sealed === null) return null
-    const opened = sealer.open(sealed, tokensContext(app, openid))
-    if (opened === null) {
-      // Another TOKEN_ENC_KEY sealed it: unreadable for good, so the user authorizes again.
-      log.warn({ flow: app.flow }, 'stored OAuth tokens do not decrypt with TOKEN_ENC_KEY: dropped')
-      await userTokens.delete(app.appId, openid)
-      return null
-    }
-    return JSON.parse(opened) as UserTokens
-  }
-
-  function grantToTokens (grant: SnsGrant, refreshTokenExpiresAt: number, unionid: string | null): UserTokens {
-    return {
-      accessToken: grant.accessToken,
-      accessTokenExpiresAt: now() + grant.expiresIn * 1000,
-      refreshToken: grant.refreshToken,
-      refreshTokenExpiresAt,
-      unionid
-    }
   }
 
   /** WeChat's failure as a refusal the visitor can read; anything else (Redis down) is thrown. */
@@ -179,7 +132,7 @@ export function createOAuthService (options: OAuthServiceOptions) {
       if (scopeReadsProfile(record.scope)) {
         const info = await sns.userInfo(grant.accessToken, grant.openid)
         user = { ...user, unionid: info.unionid ?? grant.unionid, profile: info.profile }
-        await saveTokens(app, grant.openid, grantToTokens(grant, now() + REFRESH_TOKEN_LIFETIME_MS, user.unionid))
+        await tokens.saveGrant(app, grant, user.unionid)
       }
     } catch (error) {
       return wechatFailure(error, record)
@@ -208,52 +161,7 @@ export function createOAuthService (options: OAuthServiceOptions) {
     }
   }
 
-  async function refresh (app: OAuthApp, openid: string, tokens: UserTokens): Promise<UserTokens | null> {
-    let grant: SnsGrant
-    try {
-      grant = await sns.refresh(app, tokens.refreshToken)
-    } catch (error) {
-      if (!isErrcodeIn(error, REFRESH_REFUSED_ERRCODES)) throw error
-      log.info({ flow: app.flow, errcode: error.errcode }, 'WeChat refused the refresh token: the user must authorize again')
-      await userTokens.delete(app.appId, openid)
-      return null
-    }
-    const renewed = grantToTokens(grant, tokens.refreshTokenExpiresAt, grant.unionid ?? tokens.unionid)
-    await saveTokens(app, openid, renewed)
-    return renewed
-  }
-
-  async function currentProfile (app: OAuthApp, openid: string, stored: UserTokens): Promise<ProfileResult> {
-    if (stored.refreshTokenExpiresAt <= now()) {
-      // Its 30 days are over (the store drops it about now anyway): WeChat would only say 42002.
-      await userTokens.delete(app.appId, openid)
-      return { kind: 'reauthorize_required' }
-    }
-    let tokens: UserTokens | null = stored
-    let refreshed = false
-    if (tokens.accessTokenExpiresAt - ACCESS_TOKEN_MARGIN_MS <= now()) {
-      tokens = await refresh(app, openid, tokens)
-      refreshed = true
-    }
-    while (tokens !== null) {
-      try {
-        const info = await sns.userInfo(tokens.accessToken, openid)
-        return { kind: 'profile', flow: app.flow, openid, unionid: info.unionid ?? tokens.unionid, profile: info.profile }
-      } catch (error) {
-        // Revoked or expired early (WeChat says so before our clock does): one refresh, then it counts.
-        if (refreshed || !isErrcodeIn(error, USER_TOKEN_ERRCODES)) throw error
-      }
-      tokens = await refresh(app, openid, tokens)
-      refreshed = true
-    }
-    return { kind: 'reauthorize_required' }
-  }
-
   return {
-    flowAvailable (flow: OAuthFlow): boolean {
-      return appFor(flow) !== null
-    },
-
     /** Stores a new state bound to the browser and returns WeChat's authorize URL for it. */
     async begin ({ flow, scope, purpose, returnTo, display, browserId }: BeginRequest): Promise<BeginResult> {
       const app = appFor(flow)
@@ -302,11 +210,7 @@ export function createOAuthService (options: OAuthServiceOptions) {
      */
     async profile (openid: string, flow?: OAuthFlow): Promise<ProfileResult> {
       const candidates = (flow === undefined ? [apps.mp, apps.web] : [appFor(flow)]).filter((app): app is OAuthApp => app !== null)
-      for (const app of candidates) {
-        const tokens = await loadTokens(app, openid)
-        if (tokens !== null) return currentProfile(app, openid, tokens)
-      }
-      return { kind: 'reauthorize_required' }
+      return tokens.profile(candidates, openid)
     }
   }
 }

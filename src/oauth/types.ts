@@ -6,11 +6,14 @@ export type OAuthFlow = Extract<LoginFlow, typeof OAUTH_FLOWS[number]>
 
 export type OAuthScope = 'snsapi_base' | 'snsapi_userinfo' | 'snsapi_login'
 
-/** The scopes each flow may ask for; the first is its default. */
+/** The scopes each flow may ask for. */
 export const FLOW_SCOPES: Readonly<Record<OAuthFlow, readonly OAuthScope[]>> = {
   mp: ['snsapi_base', 'snsapi_userinfo'],
   web: ['snsapi_login']
 }
+
+/** Without `scope`: the silent one inside WeChat, the only one of the website QR. */
+export const DEFAULT_SCOPE: Readonly<Record<OAuthFlow, OAuthScope>> = { mp: 'snsapi_base', web: 'snsapi_login' }
 
 /** Scopes whose token reads `sns/userinfo`: their tokens are kept for POST /api/users/profile. */
 export function scopeReadsProfile (scope: OAuthScope): boolean {
