@@ -84,7 +84,7 @@ export const ConfigSchema = Type.Object({
   WECHAT_OPEN_BASE: Type.String({
     default: 'https://open.weixin.qq.com',
     pattern: '^https?://',
-    description: "Where browsers authorize (connect/oauth2/authorize, connect/qrconnect)"
+    description: 'Where browsers authorize (connect/oauth2/authorize, connect/qrconnect)'
   }),
   WECHAT_OPEN_APP_ID: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$', description: 'The Open Platform website app (website QR login)' })),
   WECHAT_OPEN_APP_SECRET: Type.Optional(SecretString("The website app's AppSecret")),

@@ -140,7 +140,12 @@ function issuedCodeContract (t: Test, driver: DriverCase): void {
     const { drivers: { store } } = await driver.create(t)
     const code = randomBytes(32).toString('base64url')
     const identity: Identity = {
-      openid: 'o-oauth', unionid: 'u-1', scene: null, subscribed: null, confirmedAt: Date.now(), flow: 'web',
+      openid: 'o-oauth',
+      unionid: 'u-1',
+      scene: null,
+      subscribed: null,
+      confirmedAt: Date.now(),
+      flow: 'web',
       profile: { nickname: '张伟', headimgurl: 'https://example.com/a.png', sex: 0, province: '', city: '', country: '', privilege: [] }
     }
     await store.issueCode(code, identity, 60_000)
