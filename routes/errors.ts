@@ -57,9 +57,13 @@ export const MissingEchostr = define('missing_echostr', 400, 'webhook URL check 
 // The login API.
 export const NotFound = define<[what: string]>('not_found', 404, '%s not found', { level: 'info' })
 export const InvalidGrant = define('invalid_grant', 400, 'exchange with an unknown or used code', { level: 'info' })
-export const Unauthorized = define('unauthorized', 401, 'exchange with a wrong API key')
+export const Unauthorized = define('unauthorized', 401, 'backend request with a wrong API key')
 export const ForbiddenOrigin = define('forbidden_origin', 403, 'login socket from a foreign origin refused')
 export const RateLimited = define<[retryInSeconds: number]>('rate_limited', 429, 'Too many requests, retry in %s s', { publicMessage: true })
+
+// The users API.
+export const ReauthorizeRequired = define('reauthorize_required', 409,
+  'No usable WeChat authorization for this user: log them in again with snsapi_userinfo or snsapi_login', { level: 'info', publicMessage: true })
 
 // What the routes' services fail with: WeChat, and the state store.
 export const WeChatError = define<[api: string, errcode: number, advice: string]>('wechat_error', 502,

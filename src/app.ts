@@ -18,6 +18,9 @@ import emulatorRoutes from '../routes/emulator/index.js'
 import {
   InternalError, NotFound, Unavailable, errorBody, errorCode, fastifyRefusalBody, fromServiceError, isRouteError, logLevel, type RouteError
 } from '../routes/errors.js'
+import oauth from '../plugins/app/oauth.js'
+import oauthRoutes from '../routes/oauth/index.js'
+import { oauthEnabled } from './oauth/settings.js'
 
 export interface AppOptions {
   config: Config
@@ -49,6 +52,10 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
   await fastify.register(healthRoutes)
   await fastify.register(loginRoutes, { prefix: '/api/login' })
   await fastify.register(wechatRoutes, { prefix: '/wechat' })
+  if (oauthEnabled(config)) {
+    await fastify.register(oauth)
+    await fastify.register(oauthRoutes)
+  }
   if (fastify.endpoints.emulated) {
     fastify.log.warn(`WECHAT EMULATOR ENABLED: ${EMULATOR_PREFIX} impersonates WeChat; never run this in production`)
     await fastify.register(emulatorRoutes, { prefix: EMULATOR_PREFIX })

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
+import { oauthConfigProblem } from './oauth/settings.js'
 
 /** A string enum ajv reports as "must be equal to one of the allowed values", not as an anyOf of literals. */
 function StringEnum<const T extends readonly string[]> (values: T, options: { default: T[number], description?: string }) {
@@ -80,6 +81,22 @@ export const ConfigSchema = Type.Object({
   RUN_WORKER: Type.Boolean({ default: true }),
   WORKER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1, maximum: 1000 }),
 
+  WECHAT_OPEN_BASE: Type.String({
+    default: 'https://open.weixin.qq.com',
+    pattern: '^https?://',
+    description: 'Where browsers authorize (connect/oauth2/authorize, connect/qrconnect)'
+  }),
+  WECHAT_OPEN_APP_ID: Type.Optional(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$', description: 'The Open Platform website app (website QR login)' })),
+  WECHAT_OPEN_APP_SECRET: Type.Optional(SecretString("The website app's AppSecret")),
+  ALLOWED_RETURN_ORIGINS: Type.Optional(Type.String({
+    pattern: '^\\s*https?://[^,\\s]+(\\s*,\\s*https?://[^,\\s]+)*\\s*$',
+    description: "Comma-separated origins an OAuth login may return to (default: PUBLIC_URL's origin)"
+  })),
+  // Checked in loadConfig, and only when OAuth is configured: an unused bad key stops nothing.
+  TOKEN_ENC_KEY: Type.Optional(Type.String({ description: "32 bytes in base64: encrypts users' OAuth tokens, signs the OAuth cookie" })),
+  OAUTH_STATE_TTL_SECONDS: Type.Integer({ default: 600, minimum: 1, maximum: 3600, description: 'How long an OAuth authorization may take, from authorize to callback' }),
+  RATE_LIMIT_OAUTH_PER_IP: Type.Integer({ default: 30, minimum: 0, description: 'OAuth authorizations (and, counted apart, callbacks) per IP per minute; 0 = off' }),
+
   WECHAT_EMULATOR: Type.Boolean({ default: false, description: 'Serve an emulator of WeChat under /_emulator and use it. Never in production.' }),
   WECHAT_EMULATOR_PUBLIC_URL: Type.Optional(Type.String({
     pattern: '^https?://[^/?#]+(/[^?#]*)?$',
@@ -139,6 +156,8 @@ export function loadConfig (env: Env = process.env): Config {
   if (config.WECHAT_EMULATOR_MODE !== 'plaintext' && config.WECHAT_ENCODING_AES_KEY === undefined) {
     throw new ConfigError(`WECHAT_EMULATOR_MODE=${config.WECHAT_EMULATOR_MODE} needs WECHAT_ENCODING_AES_KEY`)
   }
+  const oauthProblem = oauthConfigProblem(config)
+  if (oauthProblem !== null) throw new ConfigError(oauthProblem)
   return config
 }
 

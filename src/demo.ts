@@ -24,6 +24,7 @@ const lan = lanAddress()
 const local = `http://localhost:${port}`
 const lanUrl = lan === undefined ? undefined : `http://${lan}:${port}`
 const apiKey = process.env.API_KEY ?? `demo-${randomBytes(12).toString('hex')}`
+const pageOrigins = [local, `http://127.0.0.1:${port}`, ...(lanUrl === undefined ? [] : [lanUrl])].join(',')
 
 const env: Record<string, string | undefined> = {
   WECHAT_EMULATOR: '1',
@@ -34,7 +35,12 @@ const env: Record<string, string | undefined> = {
   // The QR encodes the emulator's phone page: on the LAN address, so a real phone camera can open it.
   WECHAT_EMULATOR_PUBLIC_URL: lanUrl ?? local,
   // The page may be opened under any of these names; its socket checks the Origin.
-  ALLOWED_ORIGINS: [local, `http://127.0.0.1:${port}`, ...(lanUrl === undefined ? [] : [lanUrl])].join(','),
+  ALLOWED_ORIGINS: pageOrigins,
+  // OAuth: a demo website app for the website QR, and the page's own origins to return to.
+  WECHAT_OPEN_APP_ID: 'wxdemoopen000000',
+  WECHAT_OPEN_APP_SECRET: 'demo-open-app-secret',
+  ALLOWED_RETURN_ORIGINS: pageOrigins,
+  TOKEN_ENC_KEY: randomBytes(32).toString('base64'),
   ...process.env,
   PORT: port,
   API_KEY: apiKey
@@ -48,5 +54,7 @@ console.log(`
 
   Login page:     ${local}
   ${lanUrl === undefined ? '' : `On your LAN:    ${lanUrl}  (a phone on the same network can scan the QR)\n  `}Phone page:     the QR links to ${phoneBase ?? 'WeChat'}/scan?ticket=…
+  WeChat OAuth:   ${local}/auth/wechat/authorize?flow=mp&scope=snsapi_userinfo&return_to=${encodeURIComponent(`${local}/`)}
+  Website QR:     ${local}/auth/wechat/authorize?flow=web&return_to=${encodeURIComponent(`${local}/`)}
   Exchange codes: curl -X POST ${local}/api/login/exchange -H 'authorization: Bearer ${apiKey}' -H 'content-type: application/json' -d '{"code":"…"}'
 `)

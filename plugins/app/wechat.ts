@@ -2,12 +2,14 @@ import fp from 'fastify-plugin'
 import { Agent, ProxyAgent, type Dispatcher } from 'undici'
 import { createAccessTokens } from '../../src/wechat/access-token.js'
 import { createWeChatClient } from '../../src/wechat/client.js'
-import { createWeChatHttp } from '../../src/wechat/http.js'
+import { createWeChatHttp, type WeChatHttp } from '../../src/wechat/http.js'
 import { centralTokenSource, legacyTokenSource, stableTokenSource, type TokenSource } from '../../src/wechat/token-source.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     wechat: ReturnType<typeof createWeChatClient>
+    /** The retrying WeChat HTTP client itself, for APIs that take no base access token (OAuth's sns/*). */
+    wechatHttp: WeChatHttp
   }
 }
 
@@ -62,4 +64,5 @@ export default fp(async function wechatPlugin (fastify) {
   })
 
   fastify.decorate('wechat', createWeChatClient({ http, tokens }))
+  fastify.decorate('wechatHttp', http)
 }, { name: 'wechat', fastify: '5.x', dependencies: ['config', 'endpoints', 'drivers'] })

@@ -11,10 +11,14 @@ import type { Emulator } from '../../src/emulator/types.js'
 import { listeningOrigin } from '../../src/util/listening-url.js'
 import control, { scanFailureStatus } from './control.js'
 import { PAGE_CSP, resultPage, scanPage, type ScanOutcome } from './pages.js'
+import oauthEmulatorRoutes from './oauth.js'
+import type { OAuthEmulator } from '../../src/emulator/oauth.js'
 
 export interface EmulatorPluginOptions {
   /** The emulator to serve; by default one is made from `fastify.config` and closed with the server. */
   emulator?: Emulator
+  /** Its OAuth side (authorize pages, sns/*); by default one is made from `fastify.config`. */
+  oauth?: OAuthEmulator
 }
 
 /** Query values are the client's business: WeChat answers bad ones with an errcode, not a 400. */
@@ -162,6 +166,7 @@ const emulatorRoutes: FastifyPluginAsyncTypebox<EmulatorPluginOptions> = async (
   })
 
   await fastify.register(control, { emulator, prefix: '/_control' })
+  await fastify.register(oauthEmulatorRoutes, { emulator, oauth: options.oauth })
 }
 
 export default emulatorRoutes

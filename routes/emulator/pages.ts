@@ -1,16 +1,13 @@
 import type { PushMode } from '../../src/emulator/push.js'
 import type { QrCodeRecord } from '../../src/emulator/qrcodes.js'
 import type { TestUser } from '../../src/emulator/users.js'
+import { escapeHtml } from '../../src/html.js'
 
 /**
  * The emulator's "phone": plain HTML forms, inline CSS, no script and nothing external, so the pages
  * work under the strictest CSP and on any phone on the LAN.
  */
 export const PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-
-function escapeHtml (text: string): string {
-  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
-}
 
 const STYLE = `
 *{box-sizing:border-box}
@@ -22,7 +19,8 @@ main{max-width:480px;margin:0 auto;padding:12px}
 h1{font-size:19px;margin:0 0 8px}
 p{margin:6px 0}
 code{font:13px ui-monospace,Menlo,Consolas,monospace;word-break:break-all;background:#f4f4f4;padding:1px 4px;border-radius:4px}
-fieldset{border:0;margin:12px 0;padding:0}
+/* A fieldset is min-content wide by default: the nowrap openids pushed the badges off a 375 px screen. */
+fieldset{border:0;margin:12px 0;padding:0;min-width:0}
 legend{font-weight:600;margin-bottom:6px}
 label.user{display:flex;align-items:center;gap:10px;padding:12px 4px;border-top:1px solid #eee;cursor:pointer}
 label.user:first-of-type{border-top:0}
@@ -33,12 +31,13 @@ label.user input{width:20px;height:20px;flex:none}
 .badge{flex:none;font-size:12px;padding:2px 8px;border-radius:10px;background:#f0f0f0;color:#666}
 .badge.follows{background:#e6f8ee;color:#06ad56}
 button{display:block;width:100%;border:0;border-radius:8px;padding:14px;font-size:17px;font-weight:600;background:#07c160;color:#fff;cursor:pointer}
+button.secondary{background:#f2f2f2;color:#191919}
 .ok{color:#06ad56}.bad{color:#fa5151}
 a{color:#576b95}
 footer{color:#999;font-size:12px;text-align:center;padding:8px 12px 24px}
 `
 
-function layout (title: string, content: string): string {
+export function layout (title: string, content: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -4,10 +4,10 @@ import {
 } from '../../src/wire/login.js'
 import { BearerHeaders, StatusQuery, bearerToken } from './schemas.js'
 import { allowedOrigins } from '../../src/config.js'
-import { safeEqual } from '../../src/util/constant-time.js'
-import { ForbiddenOrigin, InvalidGrant, NotFound, Unauthorized, withLog } from '../errors.js'
-import { sha256 } from '../../src/login/tokens.js'
-import { rateLimited } from './limits.js'
+import { ForbiddenOrigin, InvalidGrant, NotFound, withLog } from '../errors.js'
+import { oauthPageConfig } from '../../src/oauth/settings.js'
+import { rateLimited } from '../limits.js'
+import { backendOnly } from '../backend-only.js'
 import { watchLogin } from './socket.js'
 
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -29,7 +29,7 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
   /** Public: the page posts a code only to an opener on one of these origins. */
   fastify.get('/config', {
     schema: { response: { 200: PageConfigSchema } }
-  }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({ allowedOrigins: [...origins] }))
+  }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({ allowedOrigins: [...origins], ...oauthPageConfig(config) }))
 
   fastify.get('/ws', {
     websocket: true,
@@ -56,27 +56,13 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
 
   /** The application's backend trades a one-time code for the visitor's identity. */
   fastify.post('/exchange', {
-    onRequest: [
-      // Before the body is read or validated, and before any counter: a wrong key learns nothing else.
-      async (request, reply) => {
-        const key = bearerToken(request.headers.authorization)
-        if (key === null || !safeEqual(key, config.API_KEY)) {
-          reply.header('www-authenticate', 'Bearer')
-          throw new Unauthorized()
-        }
-      },
-      // Per key (its digest: the key itself is not a counter name), so guessing codes is slow.
-      rateLimited(fastify, {
-        max: config.RATE_LIMIT_EXCHANGE_PER_KEY,
-        key: (request) => `exchange:key:${sha256(bearerToken(request.headers.authorization) ?? '')}`
-      })
-    ],
+    onRequest: backendOnly(fastify, 'exchange'),
     schema: { body: ExchangeBodySchema, headers: BearerHeaders, response: { 200: IdentitySchema, 400: ErrorBodySchema, 401: ErrorBodySchema } }
   }, async (request, reply) => {
     const identity = await logins.redeem(request.body.code)
     if (identity === null) throw new InvalidGrant()
     request.log.info({ scene: identity.scene }, 'login code redeemed')
-    return reply.header('cache-control', 'no-store').send({ ...identity, confirmedAt: new Date(identity.confirmedAt).toISOString() })
+    return reply.header('cache-control', 'no-store').send({ ...identity, flow: identity.flow ?? 'scan', confirmedAt: new Date(identity.confirmedAt).toISOString() })
   })
 }
 

@@ -4,6 +4,8 @@ import type { LoginBus } from '../login/bus.js'
 import type { LoginStore } from '../login/store.js'
 import type { TokenCache } from '../wechat/access-token.js'
 import type { SignatureLedger } from '../wechat/signature-ledger.js'
+import type { OAuthStateStore } from '../oauth/state-store.js'
+import type { UserTokenStore } from '../oauth/user-token-store.js'
 
 /**
  * Everything with state, behind small interfaces, each member named by its role. Two
@@ -17,6 +19,10 @@ export interface Drivers {
   tokenCache: TokenCache
   signatureLedger: SignatureLedger
   scanQueue: JobQueue<ScanJob>
+  /** OAuth states from authorize to callback. */
+  oauthStateStore: OAuthStateStore
+  /** Users' OAuth tokens, sealed by the caller. */
+  userTokenStore: UserTokenStore
   startScanWorker (processor: JobProcessor<ScanJob>, options: { concurrency: number, log: Log }): JobWorker
   /** Resolves once every connection is ready; boot waits for it. */
   ready (): Promise<void>

@@ -47,7 +47,7 @@ function digest (text: string): string {
  * 28 characters starting with "o", like WeChat's; the openids of one account share their first six
  * characters, as real ones do. Stable for a given appId, so a demo's users survive restarts.
  */
-function deriveOpenid (appId: string, nickname: string, index: number): string {
+export function deriveOpenid (appId: string, nickname: string, index: number): string {
   return `o${digest(`openid-prefix:${appId}`).slice(0, 5)}${digest(`openid:${appId}:${index}:${nickname}`).slice(0, 22)}`
 }
 

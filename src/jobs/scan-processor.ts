@@ -48,7 +48,7 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now =
     }
 
     const confirmedAt = now()
-    const identity = { openid: user.openid, unionid: user.unionid, subscribed: user.subscribed, scene, confirmedAt }
+    const identity = { openid: user.openid, unionid: user.unionid, subscribed: user.subscribed, scene, confirmedAt, flow: 'scan' as const }
     const confirmed = await store.confirm(scene, identity, newLoginCode(), codeTtlMs, confirmedAt)
     log.info({ scene, outcome: confirmed }, 'scan confirmed')
     // Published for 'already_confirmed' too: whoever confirmed may have died before publishing.

@@ -18,6 +18,11 @@ export interface LoginStore {
    * 'already_confirmed' when another run got there first: the caller's code was not issued.
    */
   confirm (scene: string, identity: Identity, code: string, codeTtlMs: number, now: number): Promise<TransitionResult>
+  /**
+   * Stores a code → identity mapping with no login record (OAuth logins have no QR): the same kind
+   * of code as `confirm` issues, redeemed once by `redeemCode`.
+   */
+  issueCode (code: string, identity: Identity, codeTtlMs: number): Promise<void>
   /** Returns the identity once; any later call with the same code gets null. */
   redeemCode (code: string): Promise<Identity | null>
 }

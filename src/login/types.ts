@@ -1,10 +1,13 @@
-import type { Identity as IdentityOnTheWire, LoginStatus } from '../wire/login.js'
+import type { Identity as IdentityOnTheWire, LoginFlow, LoginStatus } from '../wire/login.js'
+
+export type { LoginFlow, Profile } from '../wire/login.js'
 
 /**
- * What the worker learned about the visitor; handed to the application's backend for a login code.
- * The exchange's answer with `confirmedAt` in epoch milliseconds, so one schema defines both.
+ * What the service learned about the visitor; handed to the application's backend for a login code.
+ * The exchange's answer with `confirmedAt` in epoch milliseconds, so one schema defines both. `flow`
+ * is absent only in codes issued before flows existed: those are follow-scan ones.
  */
-export type Identity = Omit<IdentityOnTheWire, 'confirmedAt'> & { confirmedAt: number }
+export type Identity = Omit<IdentityOnTheWire, 'confirmedAt' | 'flow'> & { confirmedAt: number, flow?: LoginFlow }
 
 /** Expiry is not stored: a login is expired when its clock says so. */
 export type StoredStatus = Exclude<LoginStatus, 'expired'>

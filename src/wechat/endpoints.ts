@@ -4,7 +4,7 @@ import type { Config } from '../config.js'
 export const EMULATOR_PREFIX = '/_emulator'
 
 export type EndpointsConfig = Pick<Config,
-  'WECHAT_EMULATOR' | 'WECHAT_EMULATOR_PUBLIC_URL' | 'PUBLIC_URL' | 'WECHAT_API_BASE' | 'WECHAT_MP_BASE' | 'HTTPS_PROXY'>
+  'WECHAT_EMULATOR' | 'WECHAT_EMULATOR_PUBLIC_URL' | 'PUBLIC_URL' | 'WECHAT_API_BASE' | 'WECHAT_MP_BASE' | 'WECHAT_OPEN_BASE' | 'HTTPS_PROXY'>
 
 export interface WeChatEndpoints {
   /** The built-in emulator plays WeChat (WECHAT_EMULATOR=1), mounted at EMULATOR_PREFIX. */
@@ -13,6 +13,8 @@ export interface WeChatEndpoints {
   apiBase: () => string
   /** mp.weixin.qq.com (showqrcode) as browsers reach it. */
   mpBase: string
+  /** open.weixin.qq.com (OAuth's connect/oauth2/authorize and connect/qrconnect) as browsers reach it. */
+  openBase: string
   /** The emulator's own pages (the phone a QR opens) as a phone reaches them; null with the real WeChat. */
   phoneBase: string | null
   /** HTTPS_PROXY carries our calls to WeChat; never to the emulator on our own port. */
@@ -36,6 +38,7 @@ export function wechatEndpoints (config: EndpointsConfig, listeningOrigin: () =>
       emulated: false,
       apiBase: () => config.WECHAT_API_BASE,
       mpBase: config.WECHAT_MP_BASE,
+      openBase: config.WECHAT_OPEN_BASE,
       phoneBase: null,
       useProxy: config.HTTPS_PROXY !== undefined
     }
@@ -50,6 +53,7 @@ export function wechatEndpoints (config: EndpointsConfig, listeningOrigin: () =>
       return origin === null ? config.WECHAT_API_BASE : `${origin}${EMULATOR_PREFIX}`
     },
     mpBase: browserBase,
+    openBase: browserBase,
     // A phone on the LAN must reach the scan page: WECHAT_EMULATOR_PUBLIC_URL when PUBLIC_URL is localhost.
     phoneBase: `${withoutTrailingSlash(config.WECHAT_EMULATOR_PUBLIC_URL ?? config.PUBLIC_URL)}${EMULATOR_PREFIX}`,
     useProxy: false

@@ -82,13 +82,37 @@ export const ErrorBodySchema = Type.Object({
 })
 export type ErrorBody = Static<typeof ErrorBodySchema>
 
-/** GET /api/login/config: the origins the page may post a code to (its opener's). */
-export const PageConfigSchema = Type.Object({ allowedOrigins: Type.Array(Type.String()) })
+/** GET /api/login/config: the origins the page may post a code to (its opener's), and the OAuth ways in. */
+export const PageConfigSchema = Type.Object({
+  allowedOrigins: Type.Array(Type.String()),
+  /** The website-QR popup (Open Platform) is available; open `webLoginUrl` + `&return_to=…`. */
+  webLogin: Type.Boolean(),
+  webLoginUrl: Type.Union([Type.String(), Type.Null()]),
+  /** OAuth inside WeChat (Official Account) is available: `mpLoginUrl` + `&return_to=…`. */
+  mpLogin: Type.Boolean(),
+  mpLoginUrl: Type.Union([Type.String(), Type.Null()])
+})
 export type PageConfig = Static<typeof PageConfigSchema>
 
 /** POST /api/login/exchange, from the application's backend. */
 export const ExchangeBodySchema = Type.Object({ code: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false })
 export type ExchangeBody = Static<typeof ExchangeBodySchema>
+
+/** How the visitor logged in: follow-scan, OAuth inside WeChat (Official Account), website QR (Open Platform). */
+export const LoginFlowSchema = Type.Union([Type.Literal('scan'), Type.Literal('mp'), Type.Literal('web')])
+export type LoginFlow = Static<typeof LoginFlowSchema>
+
+/** What `sns/userinfo` tells (snsapi_userinfo, snsapi_login); sex and region are empty since 2021-10-20. */
+export const ProfileSchema = Type.Object({
+  nickname: Type.String(),
+  headimgurl: Type.String(),
+  sex: Type.Integer(),
+  province: Type.String(),
+  city: Type.String(),
+  country: Type.String(),
+  privilege: Type.Array(Type.String())
+})
+export type Profile = Static<typeof ProfileSchema>
 
 /**
  * The visitor, as /api/login/exchange returns them. The stored identity (src/login/types.ts) is
@@ -97,8 +121,13 @@ export type ExchangeBody = Static<typeof ExchangeBodySchema>
 export const IdentitySchema = Type.Object({
   openid: Type.String(),
   unionid: Type.Union([Type.String(), Type.Null()]),
-  scene: Type.String(),
-  subscribed: Type.Boolean(),
-  confirmedAt: Type.String({ format: 'date-time' })
+  /** The QR's scene; null for OAuth logins, which have no QR. */
+  scene: Type.Union([Type.String(), Type.Null()]),
+  /** Whether the visitor follows the Official Account; null for OAuth logins, which do not tell. */
+  subscribed: Type.Union([Type.Boolean(), Type.Null()]),
+  confirmedAt: Type.String({ format: 'date-time' }),
+  flow: LoginFlowSchema,
+  /** Only when the OAuth scope gave one (snsapi_userinfo, snsapi_login). */
+  profile: Type.Optional(ProfileSchema)
 })
 export type Identity = Static<typeof IdentitySchema>

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { freePort } from '../helper.js'
 import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
+import { Browser, formFields } from '../oauth/helper.js'
 
 const demoEntry = join(import.meta.dirname, '..', '..', 'src', 'demo.js')
 
@@ -102,4 +103,43 @@ t.test('npm run demo on a taken port says what to do and exits', async (t) => {
   const [code] = await once(demo, 'exit') as [number]
   t.equal(code, 1)
   t.match(output.text(), `port ${port} is taken: stop what uses it, or set PORT to another port`)
+})
+
+t.test('npm run demo: the website QR and OAuth inside WeChat work out of the box', async (t) => {
+  const port = await freePort()
+  const demo = spawn(process.execPath, [demoEntry], { env: bareEnv(port), stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(async () => {
+    if (demo.exitCode === null) {
+      demo.kill('SIGTERM')
+      await once(demo, 'exit')
+    }
+  })
+  const banner = await collect(demo).waitFor(/Exchange codes: .*\n/)
+  const apiKey = /Bearer (\S+)'/.exec(banner)?.[1] ?? ''
+  const printed = /Website QR: +(\S+)/.exec(banner)?.[1] ?? ''
+  t.match(printed, `http://localhost:${port}/auth/wechat/authorize?flow=web`, 'the banner shows where the website QR starts')
+  t.match(banner, /WeChat OAuth: +http:\/\/localhost:\d+\/auth\/wechat\/authorize\?flow=mp/)
+
+  const config = await (await fetch(`http://127.0.0.1:${port}/api/login/config`)).json() as { webLogin: boolean }
+  t.equal(config.webLogin, true, 'the page is told the website QR is available')
+
+  for (const flow of ['web', 'mp'] as const) {
+    const browser = new Browser()
+    const started = await browser.get(flow === 'web' ? printed : /WeChat OAuth: +(\S+)/.exec(banner)?.[1] ?? '')
+    t.equal(started.status, 302, `${flow}: to the emulated WeChat`)
+    const consent = await browser.get(started.location ?? '')
+    const form = formFields(consent.body)
+    const openid = /name="openid" value="([^"]+)" checked/.exec(consent.body)?.[1] ?? ''
+    const approved = await browser.post((started.location ?? '').split('?')[0] ?? '', { ...form, openid, decision: 'allow' })
+    const landed = await browser.get(approved.location ?? '')
+    t.equal(landed.status, 302)
+    const code = new URL(landed.location ?? '').searchParams.get('code') ?? ''
+    const exchanged = await fetch(`http://127.0.0.1:${port}/api/login/exchange`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify({ code })
+    })
+    t.equal(exchanged.status, 200, `${flow}: the code redeems`)
+    t.match(await exchanged.json(), { flow, profile: { nickname: /\S/ } })
+  }
 })

@@ -12,6 +12,7 @@ t.test('the real WeChat: the configured hosts, through HTTPS_PROXY when set', as
   t.equal(endpoints.emulated, false)
   t.equal(endpoints.apiBase(), 'https://wechat-gateway.internal', 'WECHAT_API_BASE, even while listening')
   t.equal(endpoints.mpBase, 'https://mp.weixin.qq.com')
+  t.equal(endpoints.openBase, 'https://open.weixin.qq.com', 'OAuth authorize pages: WECHAT_OPEN_BASE')
   t.equal(endpoints.phoneBase, null, 'phones use the WeChat app')
   t.equal(endpoints.useProxy, true)
   t.equal(wechatEndpoints(loadConfig(REQUIRED), listening).useProxy, false, 'no proxy unless HTTPS_PROXY is set')
@@ -29,6 +30,7 @@ t.test('WECHAT_EMULATOR=1: our own port for the API, PUBLIC_URL for browsers, th
   t.equal(endpoints.emulated, true)
   t.equal(endpoints.apiBase(), 'http://127.0.0.1:4100/_emulator')
   t.equal(endpoints.mpBase, 'http://localhost:3000/_emulator')
+  t.equal(endpoints.openBase, 'http://localhost:3000/_emulator', 'OAuth authorize pages: the emulator under PUBLIC_URL')
   t.equal(endpoints.phoneBase, 'http://192.168.1.5:3000/_emulator')
   t.equal(endpoints.useProxy, false, 'the emulator on our own port is called directly, never through HTTPS_PROXY')
 

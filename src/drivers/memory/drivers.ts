@@ -5,6 +5,8 @@ import { createMemoryLoginBus } from './login-bus.js'
 import { createMemoryLoginStore } from './login-store.js'
 import { createMemoryTokenCache } from './token-cache.js'
 import { createMemorySignatureLedger } from './signature-ledger.js'
+import { createMemoryOAuthStateStore } from './oauth-state-store.js'
+import { createMemoryUserTokenStore } from './oauth-user-token-store.js'
 
 export interface EmbeddedDrivers extends Drivers {
   mode: 'embedded'
@@ -18,6 +20,8 @@ export function createEmbeddedDrivers (): EmbeddedDrivers {
   const loginStore = createMemoryLoginStore()
   const loginBus = createMemoryLoginBus()
   const scanQueue = createMemoryJobQueue<ScanJob>()
+  const oauthStateStore = createMemoryOAuthStateStore()
+  const userTokenStore = createMemoryUserTokenStore()
   const workers: JobWorker[] = []
   let closed: Promise<void> | null = null
 
@@ -28,6 +32,8 @@ export function createEmbeddedDrivers (): EmbeddedDrivers {
     tokenCache: createMemoryTokenCache(),
     signatureLedger: createMemorySignatureLedger(),
     scanQueue,
+    oauthStateStore,
+    userTokenStore,
 
     startScanWorker (processor, options) {
       const worker = scanQueue.startWorker(processor, options)
@@ -48,6 +54,8 @@ export function createEmbeddedDrivers (): EmbeddedDrivers {
         await scanQueue.close()
         await loginBus.close()
         loginStore.close()
+        oauthStateStore.close()
+        userTokenStore.close()
       })()
       return closed
     }

@@ -65,6 +65,10 @@ export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => nu
       return 'changed'
     },
 
+    async issueCode (code, identity, codeTtlMs) {
+      codes.set(sha256(code), JSON.stringify(identity), codeTtlMs)
+    },
+
     async redeemCode (code) {
       const identity = codes.take(sha256(code))
       return identity === undefined ? null : JSON.parse(identity) as Identity

@@ -10,6 +10,8 @@ import { createRedisLoginBus } from './login-bus.js'
 import { createRedisLoginStore } from './login-store.js'
 import { createRedisSignatureLedger } from './signature-ledger.js'
 import { createRedisTokenCache } from './token-cache.js'
+import { createRedisOAuthStateStore } from './oauth-state-store.js'
+import { createRedisUserTokenStore } from './oauth-user-token-store.js'
 
 export interface RedisDrivers extends Drivers {
   mode: 'redis'
@@ -45,6 +47,8 @@ export function createRedisDrivers (url: string, config: Config, log: Log): Redi
     loginStore: createRedisLoginStore(commands, keys),
     loginBus: createRedisLoginBus(commands, subscriber, keys.loginChannel),
     signatureLedger: createRedisSignatureLedger(commands, keys.webhookSignature),
+    oauthStateStore: createRedisOAuthStateStore(commands, keys),
+    userTokenStore: createRedisUserTokenStore(commands, keys),
     tokenCache,
     scanQueue,
 

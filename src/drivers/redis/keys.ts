@@ -1,4 +1,5 @@
 import { sha256 } from '../../login/tokens.js'
+import { userTokenId } from '../../oauth/user-token-id.js'
 
 /**
  * Every name this service gives Redis: keys, pub/sub channels, the prefixes under which BullMQ and
@@ -36,6 +37,18 @@ export interface RedisKeyspace {
    * Reveals: which signatures WeChat recently used, worthless outside their timestamp window.
    */
   webhookSignature (signature: string): string
+  /**
+   * Hash: one OAuth authorization in flight (flow, scope, return_to, the browser cookie's hash,
+   * status), named by the state's sha256; its answer to a repeated callback is AES-GCM sealed. Lives
+   * OAUTH_STATE_TTL_SECONDS + 60 s. Reveals: no state WeChat would accept, no code.
+   */
+  oauthState (state: string): string
+  /**
+   * String: a user's OAuth access and refresh tokens, AES-GCM sealed with TOKEN_ENC_KEY, named by
+   * sha256(app id, openid). Lives until the refresh token ends (30 days). Reveals: neither token,
+   * nor the openid.
+   */
+  oauthUserTokens (appId: string, openid: string): string
   /** The shared access token of one app id and its refresh lock; the names are in the README. */
   accessToken (appId: string): AccessTokenKeys
   /**
@@ -83,6 +96,8 @@ export function redisKeyspace (prefix: string): RedisKeyspace {
     loginCode: (code) => loginKeys(`code:${sha256(code)}`),
     loginChannel: (scene) => `${prefix}login-changed:${scene}`,
     webhookSignature: (signature) => signatureKeys(`webhook-signature:${signature}`),
+    oauthState: (state) => `${prefix}oauth:state:${sha256(state)}`,
+    oauthUserTokens: (appId, openid) => `${prefix}oauth:user:${userTokenId(appId, openid)}`,
 
     accessToken (appId) {
       // The lock scripts touch the token, its lock and its fence together.

@@ -81,6 +81,11 @@ export function createRedisLoginStore (redis: Redis, keys: Pick<RedisKeyspace, '
         JSON.stringify(identity), String(codeTtlMs))
     },
 
+    async issueCode (code, identity, codeTtlMs) {
+      // NX: a code is never overwritten (256 random bits collide never; if they did, no one gets two identities).
+      if (await redis.set(codeKey(code), JSON.stringify(identity), 'PX', codeTtlMs, 'NX') === null) throw new Error('login code already issued')
+    },
+
     async redeemCode (code) {
       const stored = await redis.getdel(codeKey(code))
       return stored === null ? null : JSON.parse(stored) as Identity

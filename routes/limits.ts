@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { RateLimited, withLog } from '../errors.js'
+import { RateLimited, withLog } from './errors.js'
 
 export interface LimitSpec {
   /** Requests per minute; 0 turns the limit off. */
