@@ -52,12 +52,20 @@ export async function fetchStatus (login) {
   return message
 }
 
-/** The origins the service lets receive a code (ALLOWED_ORIGINS); none when it cannot say. @returns {Promise<string[]>} */
-export function fetchAllowedOrigins () {
+/**
+ * What the page needs of GET /api/login/config (src/wire/login.ts PageConfig): the origins the
+ * service lets receive a code (ALLOWED_ORIGINS), and the website-QR popup's URL when an Open
+ * Platform app is configured. Nothing allowed and no popup when the service cannot say.
+ * @returns {Promise<{ allowedOrigins: string[], webLoginUrl: string | null }>}
+ */
+export function fetchPageConfig () {
   return fetch(`${LOGIN_API}/config`)
-    .then((response) => response.ok ? response.json() : { allowedOrigins: [] })
-    .then((config) => Array.isArray(config.allowedOrigins) ? config.allowedOrigins.filter(/** @param {unknown} origin */ (origin) => typeof origin === 'string') : [])
-    .catch(() => [])
+    .then((response) => response.ok ? response.json() : {})
+    .then((/** @type {Record<string, unknown>} */ config) => ({
+      allowedOrigins: Array.isArray(config.allowedOrigins) ? config.allowedOrigins.filter(/** @param {unknown} origin */ (origin) => typeof origin === 'string') : [],
+      webLoginUrl: config.webLogin === true && typeof config.webLoginUrl === 'string' ? config.webLoginUrl : null
+    }))
+    .catch(() => ({ allowedOrigins: [], webLoginUrl: null }))
 }
 
 /** @param {Response} response */

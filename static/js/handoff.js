@@ -3,15 +3,15 @@
  * Hands the one-time code to the embedding site: a 'wechat-login' event in the page, and a
  * postMessage to the window that opened it, only on an origin the service allows.
  */
-import { fetchAllowedOrigins } from './api.js'
+import { fetchPageConfig } from './api.js'
 
-/** @type {Promise<string[]> | null} */
-let allowedOrigins = null
+/** @type {ReturnType<typeof fetchPageConfig> | null} */
+let pageConfig = null
 
 /** Fetched once, while the QR is made, so the code is not held up by it. */
-export function loadAllowedOrigins () {
-  allowedOrigins ??= fetchAllowedOrigins()
-  return allowedOrigins
+export function loadPageConfig () {
+  pageConfig ??= fetchPageConfig()
+  return pageConfig
 }
 
 /**
@@ -30,7 +30,7 @@ export async function announce (code, element) {
   const opener = /** @type {Window | null} */ (window.opener)
   const origin = targetOrigin()
   if (opener === null || opener.closed || origin === null) return false
-  if (origin !== location.origin && !(await loadAllowedOrigins()).includes(origin)) return false
+  if (origin !== location.origin && !(await loadPageConfig()).allowedOrigins.includes(origin)) return false
   try {
     opener.postMessage({ type: 'wechat-login', code }, origin)
     return true

@@ -8,12 +8,13 @@
  * ends in handOver() with a code. A refresh stops the current attempt and starts a new one.
  */
 import { ApiError, createLogin, fetchStatus } from './api.js'
-import { announce, loadAllowedOrigins } from './handoff.js'
+import { announce, loadPageConfig } from './handoff.js'
 import { Status } from './protocol.js'
 import { drawQr, isEmulatorQr, loadQrLibrary } from './qr.js'
 import { LABEL, TEXT, retryIn, wechatUnavailable } from './text.js'
 import { watch } from './transport.js'
 import * as view from './view.js'
+import { logInWithWebsiteQr } from './web-login.js'
 
 /**
  * @typedef {import('./protocol.js').CreatedLogin} CreatedLogin
@@ -27,7 +28,14 @@ const EXPIRY_GRACE_MS = 1500
 
 // Both load while the first login is created.
 loadQrLibrary()
-loadAllowedOrigins()
+loadPageConfig().then(({ webLoginUrl }) => {
+  if (webLoginUrl === null) return
+  // The website-QR popup ends in the same one-time code: the QR login stops and the code is handed over.
+  view.offerWebLogin(() => logInWithWebsiteQr(webLoginUrl, (code) => {
+    current?.stop()
+    handOver(code)
+  }))
+}, () => {})
 
 /** @type {Attempt | null} */
 let current = null

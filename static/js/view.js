@@ -22,7 +22,10 @@ const els = {
   closeHint: byId('close-hint'),
   action: /** @type {HTMLButtonElement} */ (byId('action')),
   demoHint: byId('demo-hint'),
-  demoLink: /** @type {HTMLAnchorElement} */ (byId('demo-link'))
+  demoLink: /** @type {HTMLAnchorElement} */ (byId('demo-link')),
+  webLogin: byId('web-login'),
+  webLoginButton: /** @type {HTMLButtonElement} */ (byId('web-login-button')),
+  webLoginBlocked: byId('web-login-blocked')
 }
 
 /** The login card: where the 'wechat-login' event is dispatched. */
@@ -105,6 +108,15 @@ export function showOpenerTold (told) {
   els.closeHint.hidden = !told
   // For the embedding site (and tests): whether the opener was sent the code.
   els.root.dataset.opener = told ? 'told' : 'not-told'
+}
+
+/**
+ * Offers the website-QR popup beside the QR code; `open` returns false when the popup was blocked.
+ * @param {() => boolean} open
+ */
+export function offerWebLogin (open) {
+  els.webLoginButton.addEventListener('click', () => { els.webLoginBlocked.hidden = open() })
+  els.webLogin.hidden = false
 }
 
 /** @param {string} id */
