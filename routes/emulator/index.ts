@@ -10,7 +10,7 @@ import type { PushMode } from '../../src/emulator/push.js'
 import type { Emulator } from '../../src/emulator/types.js'
 import { listeningOrigin } from '../../src/util/listening-url.js'
 import control, { scanFailureStatus } from './control.js'
-import { PAGE_CSP, resultPage, scanPage, type ScanOutcome } from './pages.js'
+import { resultPage, scanPage, sendPage, type ScanOutcome } from './pages.js'
 import oauthEmulatorRoutes from './oauth.js'
 import type { OAuthEmulator } from '../../src/emulator/oauth.js'
 
@@ -118,31 +118,23 @@ const emulatorRoutes: FastifyPluginAsyncTypebox<EmulatorPluginOptions> = async (
     return reply.type('image/png').header('cache-control', 'no-store').send(image)
   })
 
-  function page (reply: FastifyReply, status: number, html: string) {
-    return reply.code(status)
-      .type('text/html; charset=utf-8')
-      .header('content-security-policy', PAGE_CSP)
-      .header('cache-control', 'no-store')
-      .send(html)
-  }
-
   /** The "phone": what a QR code opens. */
   fastify.get('/scan', { schema: { querystring: TicketQuery } }, async (request, reply) => {
     const { ticket } = request.query
     const found = ticket === undefined ? null : emulator.findQrCode(ticket)
     if (found === null) {
-      return page(reply, 404, resultPage({ ok: false, heading: 'Unknown QR code', detail: 'This emulator did not create this QR code.' }, undefined))
+      return sendPage(reply, 404, resultPage({ ok: false, heading: 'Unknown QR code', detail: 'This emulator did not create this QR code.' }, undefined))
     }
     if (found.expired) {
-      return page(reply, 410, resultPage({ ok: false, heading: 'QR code expired', detail: 'Ask the website for a new QR code.' }, undefined))
+      return sendPage(reply, 410, resultPage({ ok: false, heading: 'QR code expired', detail: 'Ask the website for a new QR code.' }, undefined))
     }
-    return page(reply, 200, scanPage(found.code, emulator.users, emulator.now(), { mode: emulator.mode, modes: emulator.modes }))
+    return sendPage(reply, 200, scanPage(found.code, emulator.users, emulator.now(), { mode: emulator.mode, modes: emulator.modes }))
   })
 
   fastify.post('/scan', { schema: { body: ScanForm } }, async (request, reply) => {
     const { ticket, openid, mode } = request.body
     if (ticket === undefined || ticket === '' || openid === undefined || openid === '') {
-      return page(reply, 400, resultPage({ ok: false, heading: 'Nothing scanned', detail: 'Pick a test user, then tap Scan.' }, ticket))
+      return sendPage(reply, 400, resultPage({ ok: false, heading: 'Nothing scanned', detail: 'Pick a test user, then tap Scan.' }, ticket))
     }
     const before = emulator.users.find((user) => user.openid === openid)
     let outcome: ScanOutcome
@@ -162,7 +154,7 @@ const emulatorRoutes: FastifyPluginAsyncTypebox<EmulatorPluginOptions> = async (
       status = scanFailureStatus(error)
       outcome = { ok: false, heading: 'Scan failed', detail: error.message }
     }
-    return page(reply, status, resultPage(outcome, ticket))
+    return sendPage(reply, status, resultPage(outcome, ticket))
   })
 
   await fastify.register(control, { emulator, prefix: '/_control' })

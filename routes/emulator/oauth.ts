@@ -1,11 +1,11 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyError, FastifyInstance } from 'fastify'
 import type { Emulator } from '../../src/emulator/types.js'
 import { EmulatorError, wechatError } from '../../src/emulator/errors.js'
 import { createOAuthEmulator, SNS_APIS, type AuthorizePage, type OAuthEmulator, type SnsApi } from '../../src/emulator/oauth.js'
 import { authorizeErrorPage, consentPage } from './oauth-pages.js'
-import { PAGE_CSP } from './pages.js'
+import { sendPage } from './pages.js'
 
 export interface OAuthEmulatorRoutesOptions {
   emulator: Emulator
@@ -50,26 +50,18 @@ const oauthEmulatorRoutes: FastifyPluginAsyncTypebox<OAuthEmulatorRoutesOptions>
   if (configured === null) return
   const oauth: OAuthEmulator = configured
 
-  function page (reply: FastifyReply, status: number, html: string) {
-    return reply.code(status)
-      .type('text/html; charset=utf-8')
-      .header('content-security-policy', PAGE_CSP)
-      .header('cache-control', 'no-store')
-      .send(html)
-  }
-
   /** GET shows the page (snsapi_base: straight back, as WeChat does); POST is the visitor's answer. */
   function authorizeRoutes (path: string, kind: AuthorizePage) {
     fastify.get(path, { schema: { querystring: AnyQuery } }, async (request, reply) => {
       const checked = oauth.checkAuthorize(kind, request.query)
-      if (!checked.ok) return page(reply, 400, authorizeErrorPage(checked.refusal))
+      if (!checked.ok) return sendPage(reply, 400, authorizeErrorPage(checked.refusal))
       if (checked.request.scope === 'snsapi_base') return reply.redirect(oauth.approve(checked.request, oauth.phoneUser), 302)
-      return page(reply, 200, consentPage(checked.request, options.emulator.users, oauth.phoneUser))
+      return sendPage(reply, 200, consentPage(checked.request, options.emulator.users, oauth.phoneUser))
     })
 
     fastify.post(path, { schema: { body: ConsentForm } }, async (request, reply) => {
       const checked = oauth.checkAuthorize(kind, request.body)
-      if (!checked.ok) return page(reply, 400, authorizeErrorPage(checked.refusal))
+      if (!checked.ok) return sendPage(reply, 400, authorizeErrorPage(checked.refusal))
       if (request.body.decision === 'deny') return reply.redirect(oauth.decline(checked.request), 302)
       const openid = request.body.openid ?? ''
       try {
@@ -79,7 +71,7 @@ const oauthEmulatorRoutes: FastifyPluginAsyncTypebox<OAuthEmulatorRoutesOptions>
         return reply.redirect(location, 302)
       } catch (error) {
         if (!(error instanceof EmulatorError)) throw error
-        return page(reply, 400, authorizeErrorPage({ errcode: 0, message: 'Pick a test user · 请选择测试用户' }))
+        return sendPage(reply, 400, authorizeErrorPage({ errcode: 0, message: 'Pick a test user · 请选择测试用户' }))
       }
     })
   }

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify'
 import type { PushMode } from '../../src/emulator/push.js'
 import type { QrCodeRecord } from '../../src/emulator/qrcodes.js'
 import type { TestUser } from '../../src/emulator/users.js'
@@ -36,6 +37,15 @@ button.secondary{background:#f2f2f2;color:#191919}
 a{color:#576b95}
 footer{color:#999;font-size:12px;text-align:center;padding:8px 12px 24px}
 `
+
+/** Every emulator page: its own strict CSP (no script at all), never cached. */
+export function sendPage (reply: FastifyReply, status: number, html: string) {
+  return reply.code(status)
+    .type('text/html; charset=utf-8')
+    .header('content-security-policy', PAGE_CSP)
+    .header('cache-control', 'no-store')
+    .send(html)
+}
 
 export function layout (title: string, content: string): string {
   return `<!doctype html>

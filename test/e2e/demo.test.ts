@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { freePort } from '../helper.js'
 import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 import { Browser, formFields } from '../oauth/helper.js'
@@ -40,8 +40,8 @@ function collect (child: ChildProcess): { text: () => string, waitFor: (pattern:
   }
 }
 
-t.test('npm run demo: a working login without Redis, the emulator playing WeChat', async (t) => {
-  const port = await freePort()
+/** `npm run demo` as a bare laptop runs it, stopped when the test ends. */
+function runDemo (t: Test, port: number): ChildProcess {
   const demo = spawn(process.execPath, [demoEntry], { env: bareEnv(port), stdio: ['ignore', 'pipe', 'pipe'] })
   t.after(async () => {
     if (demo.exitCode === null) {
@@ -49,6 +49,12 @@ t.test('npm run demo: a working login without Redis, the emulator playing WeChat
       await once(demo, 'exit')
     }
   })
+  return demo
+}
+
+t.test('npm run demo: a working login without Redis, the emulator playing WeChat', async (t) => {
+  const port = await freePort()
+  const demo = runDemo(t, port)
   const output = collect(demo)
   const banner = await output.waitFor(/Exchange codes: .*\n/)
   t.match(banner, `Login page:     http://localhost:${port}`, 'prints the URL to open')
@@ -107,13 +113,7 @@ t.test('npm run demo on a taken port says what to do and exits', async (t) => {
 
 t.test('npm run demo: the website QR and OAuth inside WeChat work out of the box', async (t) => {
   const port = await freePort()
-  const demo = spawn(process.execPath, [demoEntry], { env: bareEnv(port), stdio: ['ignore', 'pipe', 'pipe'] })
-  t.after(async () => {
-    if (demo.exitCode === null) {
-      demo.kill('SIGTERM')
-      await once(demo, 'exit')
-    }
-  })
+  const demo = runDemo(t, port)
   const banner = await collect(demo).waitFor(/Exchange codes: .*\n/)
   const apiKey = /Bearer (\S+)'/.exec(banner)?.[1] ?? ''
   const printed = /Website QR: +(\S+)/.exec(banner)?.[1] ?? ''
