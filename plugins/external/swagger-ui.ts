@@ -10,6 +10,8 @@ export default fp(async function swaggerUiPlugin (fastify) {
   await fastify.register(swaggerUi, {
     routePrefix: '/docs',
     staticCSP: false,
-    uiConfig: { deepLinking: true }
+    // BaseLayout: no top bar. The standalone layout's bar draws Swagger's logo, an SVG whose inline
+    // <style> the CSP (style-src 'self') refuses; the document needs no URL bar anyway.
+    uiConfig: { deepLinking: true, layout: 'BaseLayout' }
   })
 }, { name: 'swagger-ui', fastify: '5.x', dependencies: ['swagger'] })
