@@ -1,4 +1,3 @@
-import type { Log } from '../log.js'
 import type { JobProcessor, JobQueue, JobWorker, ScanJob, WorkerOptions } from '../jobs/definitions.js'
 import type { LoginBus } from '../login/bus.js'
 import type { LoginStore } from '../login/store.js'
