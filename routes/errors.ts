@@ -57,7 +57,7 @@ export const MissingEchostr = define('missing_echostr', 400, 'webhook URL check 
 // The login API.
 export const NotFound = define<[what: string]>('not_found', 404, '%s not found', { level: 'info' })
 export const InvalidGrant = define('invalid_grant', 400, 'exchange with an unknown or used code', { level: 'info' })
-export const Unauthorized = define('unauthorized', 401, 'backend request with a wrong API key')
+export const Unauthorized = define('unauthorized', 401, 'request with a wrong or missing bearer key (API_KEY, METRICS_TOKEN)')
 export const ForbiddenOrigin = define('forbidden_origin', 403, 'login socket from a foreign origin refused')
 export const RateLimited = define<[retryInSeconds: number]>('rate_limited', 429, 'Too many requests, retry in %s s', { publicMessage: true })
 

@@ -6,12 +6,16 @@ import helmet from '../plugins/external/helmet.js'
 import rateLimit from '../plugins/external/rate-limit.js'
 import staticFiles from '../plugins/external/static.js'
 import configPlugin from '../plugins/app/config.js'
+import metrics from '../plugins/app/metrics.js'
+import swagger from '../plugins/external/swagger.js'
+import swaggerUi from '../plugins/external/swagger-ui.js'
 import endpoints from '../plugins/app/endpoints.js'
 import drivers from '../plugins/app/drivers.js'
 import wechat from '../plugins/app/wechat.js'
 import logins from '../plugins/app/logins.js'
 import worker from '../plugins/app/worker.js'
 import healthRoutes from '../routes/health/index.js'
+import metricsRoutes from '../routes/metrics/index.js'
 import loginRoutes from '../routes/login/index.js'
 import wechatRoutes from '../routes/wechat/index.js'
 import emulatorRoutes from '../routes/emulator/index.js'
@@ -35,6 +39,7 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
     throw new Error('Embedded mode (REDIS_URL unset) is one process that runs its own worker: set REDIS_URL to split web and worker')
   }
   await fastify.register(configPlugin, { config })
+  await fastify.register(metrics)
   await fastify.register(endpoints)
   await fastify.register(drivers)
   await fastify.register(wechat)
@@ -44,12 +49,19 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
   fastify.setErrorHandler(rootErrorHandler)
   fastify.setNotFoundHandler(async () => { throw new NotFound('route') })
 
-  if (role === 'worker') return
+  if (role === 'worker') {
+    // A worker serves nothing else, and /metrics only where it listens (process.ts: METRICS_PORT).
+    if (config.METRICS_PORT !== undefined) await fastify.register(metricsRoutes)
+    return
+  }
 
   await fastify.register(helmet)
   await fastify.register(rateLimit)
   await fastify.register(websocket)
+  // Before the routes: it documents those registered after it.
+  await fastify.register(swagger)
   await fastify.register(healthRoutes)
+  await fastify.register(metricsRoutes)
   await fastify.register(loginRoutes, { prefix: '/api/login' })
   await fastify.register(wechatRoutes, { prefix: '/wechat' })
   if (oauthEnabled(config)) {
@@ -60,6 +72,7 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
     fastify.log.warn(`WECHAT EMULATOR ENABLED: ${EMULATOR_PREFIX} impersonates WeChat; never run this in production`)
     await fastify.register(emulatorRoutes, { prefix: EMULATOR_PREFIX })
   }
+  await fastify.register(swaggerUi)
   await fastify.register(staticFiles)
 }
 
@@ -72,11 +85,13 @@ async function rootErrorHandler (error: FastifyError, request: FastifyRequest, r
   const routeError = isRouteError(error) ? error : fromServiceError(error)
   if (routeError === null && error.statusCode !== undefined && error.statusCode < 500) {
     const body = fastifyRefusalBody(error, { codeOnly: request.routeOptions.config.codeOnlyErrors === true })
+    request.outcome = body.error
     request.log.info({ code: body.error }, error.message)
     return reply.code(error.statusCode).send(body)
   }
   const sent: RouteError = routeError ?? new InternalError({ cause: error })
   const err = sent.statusCode >= 500 ? sent.cause : undefined
+  request.outcome = errorCode(sent)
   request.log[logLevel(sent)]({ code: errorCode(sent), ...sent.logFields, ...(err === undefined ? {} : { err }) }, sent.message)
   if (sent instanceof Unavailable) reply.header('retry-after', '1')
   return reply.code(sent.statusCode).send(errorBody(sent))

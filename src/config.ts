@@ -80,6 +80,12 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   RUN_WORKER: Type.Boolean({ default: true }),
   WORKER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1, maximum: 1000 }),
+  METRICS_TOKEN: Type.Optional(SecretString('Bearer token Prometheus must send to /metrics; unset: /metrics is open', 16)),
+  METRICS_PORT: Type.Optional(Type.Integer({
+    minimum: 1,
+    maximum: 65535,
+    description: 'A worker-only process (npm run worker) serves /metrics on this port; unset: it listens on nothing'
+  })),
 
   WECHAT_OPEN_BASE: Type.String({
     default: 'https://open.weixin.qq.com',

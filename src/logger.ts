@@ -4,8 +4,9 @@ import type { Config } from './config.js'
 /** Query parameters that are secrets or one-time credentials: logged as "[redacted]". */
 // signature/nonce/msg_signature: in plaintext mode a signed webhook URL stays valid for the whole
 // timestamp window, whatever body comes with it; openid: a user's identifier, for WeChat and us only.
-// refresh_token: OAuth's, in the query of the (emulated) sns/oauth2/refresh_token.
-const SECRET_QUERY_PARAMS = new Set(['code', 'secret', 'state', 'echostr', 'access_token', 'refresh_token', 'ticket', 'signature', 'msg_signature', 'nonce', 'openid'])
+// refresh_token: OAuth's, in the query of the (emulated) sns/oauth2/refresh_token. scene: a login's
+// (the status poll's), named in log lines only by its hash (src/login/log-key.ts).
+const SECRET_QUERY_PARAMS = new Set(['code', 'secret', 'state', 'echostr', 'access_token', 'refresh_token', 'ticket', 'signature', 'msg_signature', 'nonce', 'openid', 'scene'])
 
 export function redactUrl (url: string): string {
   const queryStart = url.indexOf('?')

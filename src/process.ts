@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyInstance } from 'fastify'
 import app, { type AppOptions } from './app.js'
@@ -19,7 +20,9 @@ export function serverOptions (config: Config, logStream?: NodeJS.WritableStream
     bodyLimit: 64 * 1024,
     pluginTimeout: 30_000,
     return503OnClosing: true,
-    forceCloseConnections: 'idle' as const
+    forceCloseConnections: 'idle' as const,
+    // Unique across instances: a scan job carries its webhook request's id into the worker's log lines.
+    genReqId: () => randomUUID()
   }
 }
 
@@ -58,12 +61,15 @@ export async function runProcess (role: NonNullable<AppOptions['role']>, env: En
     if (role === 'server') {
       await fastify.listen({ port: config.PORT, host: config.HOST })
     } else {
-      await fastify.ready()
+      // Prometheus scrapes a worker on METRICS_PORT (its only route, /metrics); without it, it listens on nothing.
+      if (config.METRICS_PORT === undefined) await fastify.ready()
+      else await fastify.listen({ port: config.METRICS_PORT, host: config.HOST })
       fastify.log.info('worker started')
     }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      fastify.log.fatal(`port ${config.PORT} is taken: stop what uses it, or set PORT to another port`)
+      const [variable, port] = role === 'server' ? ['PORT', config.PORT] : ['METRICS_PORT', config.METRICS_PORT]
+      fastify.log.fatal(`port ${port} is taken: stop what uses it, or set ${variable} to another port`)
     } else {
       fastify.log.fatal({ err: error }, 'could not start')
     }

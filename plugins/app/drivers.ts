@@ -9,8 +9,12 @@ declare module 'fastify' {
 
 /** The stateful backends, chosen once from the configuration; ready before the app reports ready. */
 export default fp(async function driversPlugin (fastify) {
-  const drivers = createDrivers(fastify.config, fastify.log.child({ component: 'drivers' }))
+  const { metrics } = fastify
+  const drivers = createDrivers(fastify.config, fastify.log.child({ component: 'drivers' }), {
+    busResubscribed: () => metrics.busResubscribes.inc()
+  })
   fastify.decorate<typeof drivers>('drivers', drivers)
+  metrics.watchQueue(() => drivers.scanQueue.counts())
   fastify.addHook('onClose', () => drivers.close())
   await drivers.ready()
   if (drivers.mode === 'embedded') {
@@ -18,4 +22,4 @@ export default fp(async function driversPlugin (fastify) {
   } else {
     fastify.log.info({ mode: drivers.mode }, 'state in Redis')
   }
-}, { name: 'drivers', fastify: '5.x', dependencies: ['config'] })
+}, { name: 'drivers', fastify: '5.x', dependencies: ['config', 'metrics'] })

@@ -18,7 +18,7 @@ const AGENT_OPTIONS = { keepAliveTimeout: 30_000, connections: 64 } as const
 
 /** The WeChat API client, reaching WeChat only through WECHAT_API_BASE (or the built-in emulator). */
 export default fp(async function wechatPlugin (fastify) {
-  const { config, drivers, endpoints } = fastify
+  const { config, drivers, endpoints, metrics } = fastify
   const log = fastify.log.child({ component: 'wechat' })
   const dispatchers: Dispatcher[] = []
   const direct = () => {
@@ -41,7 +41,14 @@ export default fp(async function wechatPlugin (fastify) {
   const shuttingDown = new AbortController()
   fastify.addHook('preClose', async () => { shuttingDown.abort() })
   const retry = { deadlineMs: config.WECHAT_RETRY_DEADLINE_MS, signal: shuttingDown.signal }
-  const http = createWeChatHttp({ baseUrl: endpoints.apiBase, timeoutMs: config.WECHAT_TIMEOUT_MS, dispatcher: wechatDispatcher, retry, log })
+  const http = createWeChatHttp({
+    baseUrl: endpoints.apiBase,
+    timeoutMs: config.WECHAT_TIMEOUT_MS,
+    dispatcher: wechatDispatcher,
+    retry,
+    log,
+    onAttempt: (api, errcode) => metrics.wechatCalls.inc({ api, errcode })
+  })
 
   let source: TokenSource
   if (config.WECHAT_TOKEN_URL !== undefined) {
@@ -60,9 +67,10 @@ export default fp(async function wechatPlugin (fastify) {
     refreshMarginMs: config.TOKEN_REFRESH_MARGIN_SECONDS * 1000,
     // A fetch gives up at the retry deadline plus one attempt's timeout: a live holder never outlasts the lock.
     lockTtlMs: config.WECHAT_RETRY_DEADLINE_MS + config.WECHAT_TIMEOUT_MS + 1000,
-    log
+    log,
+    onFetch: (outcome) => metrics.tokenFetches.inc({ source: source.kind, outcome })
   })
 
   fastify.decorate('wechat', createWeChatClient({ http, tokens }))
   fastify.decorate('wechatHttp', http)
-}, { name: 'wechat', fastify: '5.x', dependencies: ['config', 'endpoints', 'drivers'] })
+}, { name: 'wechat', fastify: '5.x', dependencies: ['config', 'endpoints', 'drivers', 'metrics'] })

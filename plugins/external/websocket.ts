@@ -13,4 +13,6 @@ export default fp(async function websocketPlugin (fastify) {
       socket.close(CloseCode.internalError, 'internal error')
     }
   })
-}, { name: 'websocket', fastify: '5.x' })
+  // Every socket this server holds is a login socket.
+  fastify.metrics.watchSockets(() => fastify.websocketServer.clients.size)
+}, { name: 'websocket', fastify: '5.x', dependencies: ['metrics'] })

@@ -8,10 +8,11 @@ import { ForbiddenOrigin, InvalidGrant, NotFound, withLog } from '../errors.js'
 import { oauthPageConfig } from '../../src/oauth/settings.js'
 import { rateLimited } from '../limits.js'
 import { backendOnly } from '../backend-only.js'
+import { loginLogKey } from '../../src/login/log-key.js'
 import { watchLogin } from './socket.js'
 
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { logins, config } = fastify
+  const { logins, config, metrics } = fastify
   const origins = new Set(allowedOrigins(config))
 
   fastify.post('/qr', {
@@ -19,20 +20,32 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
     onRequest: rateLimited(fastify,
       { max: config.RATE_LIMIT_QR_PER_IP, key: (request) => `qr:ip:${request.ip}` },
       { max: config.RATE_LIMIT_QR_GLOBAL, key: () => 'qr:all' }),
-    schema: { response: { 201: CreatedLoginSchema, 502: ErrorBodySchema } }
+    schema: {
+      summary: 'Create a login: its QR code, and the secret only this page will hold',
+      tags: ['login'],
+      response: { 201: CreatedLoginSchema, 429: ErrorBodySchema, 502: ErrorBodySchema, 503: ErrorBodySchema }
+    }
   }, async (request, reply) => {
     const created = await logins.create()
-    request.log.info({ scene: created.scene }, 'login created')
+    metrics.loginsCreated.inc()
+    request.log.info({ login: loginLogKey(created.scene) }, 'login created')
     return reply.code(201).header('cache-control', 'no-store').send(created)
   })
 
   /** Public: the page posts a code only to an opener on one of these origins. */
   fastify.get('/config', {
-    schema: { response: { 200: PageConfigSchema } }
+    schema: { summary: 'What the page needs: the origins it may post a code to, the OAuth ways in', tags: ['login'], response: { 200: PageConfigSchema } }
   }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({ allowedOrigins: [...origins], ...oauthPageConfig(config) }))
 
   fastify.get('/ws', {
     websocket: true,
+    schema: {
+      summary: 'WebSocket: the login\'s status, pushed on every change',
+      description: 'Send `{"type":"subscribe","scene","secret"}` first; the status messages of GET /api/login/status follow. ' +
+        'A final status closes with 1000; unknown scene or wrong secret 4404, no subscribe in 10 s 4408, a bad first message 4400.',
+      tags: ['login'],
+      response: { 101: { description: 'Switching Protocols', type: 'null' }, 403: ErrorBodySchema }
+    },
     // Before the upgrade: a page of another site must not watch logins through a visitor's browser
     // (cross-site WebSocket hijacking). Clients that send no Origin are not browsers.
     preValidation: async (request) => {
@@ -46,7 +59,14 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
   /** The polling fallback: the same status object the socket pushes. */
   fastify.get('/status', {
     onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_STATUS_PER_IP, key: (request) => `status:ip:${request.ip}` }),
-    schema: { querystring: StatusQuery, headers: BearerHeaders, response: { 200: StatusMessageSchema, 404: ErrorBodySchema } }
+    schema: {
+      summary: 'The login\'s status: the polling fallback of the socket',
+      tags: ['login'],
+      security: [{ browserSecret: [] }],
+      querystring: StatusQuery,
+      headers: BearerHeaders,
+      response: { 200: StatusMessageSchema, 404: ErrorBodySchema, 429: ErrorBodySchema }
+    }
   }, async (request, reply) => {
     const secret = bearerToken(request.headers.authorization)
     const status = secret === null ? null : await logins.status(request.query.scene, secret)
@@ -57,11 +77,18 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
   /** The application's backend trades a one-time code for the visitor's identity. */
   fastify.post('/exchange', {
     onRequest: backendOnly(fastify, 'exchange'),
-    schema: { body: ExchangeBodySchema, headers: BearerHeaders, response: { 200: IdentitySchema, 400: ErrorBodySchema, 401: ErrorBodySchema } }
+    schema: {
+      summary: 'Redeem a one-time login code for the visitor (your backend), once',
+      tags: ['login'],
+      security: [{ apiKey: [] }],
+      body: ExchangeBodySchema,
+      headers: BearerHeaders,
+      response: { 200: IdentitySchema, 400: ErrorBodySchema, 401: ErrorBodySchema, 429: ErrorBodySchema }
+    }
   }, async (request, reply) => {
     const identity = await logins.redeem(request.body.code)
     if (identity === null) throw new InvalidGrant()
-    request.log.info({ scene: identity.scene }, 'login code redeemed')
+    request.log.info({ ...(identity.scene === null ? {} : { login: loginLogKey(identity.scene) }), flow: identity.flow ?? 'scan' }, 'login code redeemed')
     return reply.header('cache-control', 'no-store').send({ ...identity, flow: identity.flow ?? 'scan', confirmedAt: new Date(identity.confirmedAt).toISOString() })
   })
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from '@fastify/websocket'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { loginLogKey } from '../../src/login/log-key.js'
 import { isFinal, statusMessage } from '../../src/login/status.js'
 import {
   CloseCode, SubscribeMessageSchema, type SocketCloseCode, type SocketError, type StatusMessage, type SubscribeMessage
@@ -20,7 +21,7 @@ const subscribeMessage = TypeCompiler.Compile(SubscribeMessageSchema)
  * subscription is live, so no change can fall between the read and the subscription.
  */
 export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request: FastifyRequest): void {
-  const { logins, drivers } = fastify
+  const { logins, drivers, metrics } = fastify
   const log = request.log
   let subscribed = false
   let closed = false
@@ -30,6 +31,8 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
   let refreshing: Promise<void> | null = null
   let refreshAgain = false
   let credentials: SubscribeMessage | null = null
+  /** When the webhook received the scan behind the change being read, if a bus message said: times the push. */
+  let scanReceivedAt: number | undefined
 
   const subscribeTimer = setTimeout(() => close(CloseCode.subscribeTimeout, 'subscribe timeout'), SUBSCRIBE_TIMEOUT_MS)
   let answeredPing = true
@@ -65,7 +68,10 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
   socket.on('error', (error) => log.warn({ err: error }, 'login socket error'))
 
   async function start (scene: string): Promise<void> {
-    const remove = await drivers.loginBus.subscribe(scene, () => { refresh().catch(fail) })
+    const remove = await drivers.loginBus.subscribe(scene, (receivedAt) => {
+      scanReceivedAt = receivedAt ?? scanReceivedAt
+      refresh().catch(fail)
+    })
     if (closed) {
       await remove()
       return
@@ -92,6 +98,8 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
 
   async function pushCurrentState (): Promise<void> {
     if (closed || credentials === null) return
+    const receivedAt = scanReceivedAt
+    scanReceivedAt = undefined
     const record = await logins.authorized(credentials.scene, credentials.secret)
     if (closed) return
     if (record === null) {
@@ -103,8 +111,15 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
     const message = statusMessage(record, now)
     const serialized = JSON.stringify(message)
     if (serialized !== lastSent) {
+      // This socket saw the login live before (every status it sent was not final): it watched it expire.
+      const watchedExpiry = message.status === 'expired' && lastSent !== ''
       lastSent = serialized
       socket.send(serialized)
+      if (receivedAt !== undefined) metrics.observeScanToPush(message.status, receivedAt)
+      if (watchedExpiry) {
+        metrics.logins.inc({ status: 'expired' })
+        log.info({ login: loginLogKey(record.scene) }, 'login expired')
+      }
     }
     if (isFinal(message.status)) {
       close(CloseCode.final, message.status)

@@ -12,7 +12,7 @@ import { rateLimited } from '../limits.js'
 import { backendOnly } from '../backend-only.js'
 import { ReauthorizeRequired } from '../errors.js'
 import { POPUP_CSP, popupPage, sendPage, sendRefusal } from './pages.js'
-import { AuthorizeQuery, CallbackQuery, FreshProfile, ProfileBody } from './schemas.js'
+import { AuthorizeQuery, CallbackQuery, FreshProfile, ProfileBody, htmlPage, redirect } from './schemas.js'
 
 /** The browser-binding cookie: a random id, signed, sent back only to /auth/wechat. */
 export const BROWSER_COOKIE = 'wql_oauth_browser'
@@ -67,7 +67,12 @@ const visitorRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/authorize', {
     onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_OAUTH_PER_IP, key: (request) => `oauth-authorize:ip:${request.ip}` }),
-    schema: { querystring: AuthorizeQuery }
+    schema: {
+      summary: 'Start an OAuth login: sets the browser cookie and redirects to WeChat',
+      tags: ['oauth'],
+      querystring: AuthorizeQuery,
+      response: { 302: redirect('To WeChat\'s consent page (flow=mp) or website QR (flow=web)'), '4xx': htmlPage('A refusal page'), '5xx': htmlPage('A failure page') }
+    }
   }, async (request, reply) => {
     const { flow, display = 'page' } = request.query
     // First, before any cookie or redirect: no open redirect, not even through WeChat.
@@ -92,7 +97,17 @@ const visitorRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/callback', {
     onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_OAUTH_PER_IP, key: (request) => `oauth-callback:ip:${request.ip}` }),
-    schema: { querystring: CallbackQuery }
+    schema: {
+      summary: 'WeChat\'s redirect_uri: back to return_to with a login code, or the popup\'s page',
+      tags: ['oauth'],
+      querystring: CallbackQuery,
+      response: {
+        200: htmlPage('The popup\'s page: posts the code to its opener at return_to\'s origin, then closes'),
+        302: redirect('To return_to?code=…'),
+        '4xx': htmlPage('A refusal page'),
+        '5xx': htmlPage('A failure page (502: WeChat failed)')
+      }
+    }
   }, async (request, reply) => {
     const { state, code } = request.query
     if (state === undefined || !isOurState(state)) {
@@ -136,7 +151,14 @@ const backendRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   /** A fresh profile of a user who logged in with snsapi_userinfo or snsapi_login (the application's backend only). */
   fastify.post('/profile', {
     onRequest: backendOnly(fastify, 'profile'),
-    schema: { body: ProfileBody, headers: BearerHeaders, response: { 200: FreshProfile, 401: ErrorBodySchema, 409: ErrorBodySchema } }
+    schema: {
+      summary: 'A fresh profile of a user who logged in with snsapi_userinfo or snsapi_login (your backend)',
+      tags: ['users'],
+      security: [{ apiKey: [] }],
+      body: ProfileBody,
+      headers: BearerHeaders,
+      response: { 200: FreshProfile, 401: ErrorBodySchema, 409: ErrorBodySchema, 429: ErrorBodySchema, 502: ErrorBodySchema }
+    }
   }, async (request, reply) => {
     const result = await oauth.profile(request.body.openid, request.body.flow)
     if (result.kind === 'reauthorize_required') throw new ReauthorizeRequired()

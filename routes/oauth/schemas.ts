@@ -30,3 +30,12 @@ export const FreshProfile = Type.Object({
   flow: Flow,
   profile: ProfileSchema
 })
+
+/** OpenAPI responses of the visitor's routes: HTML pages and redirects, never JSON. */
+export function htmlPage (description: string) {
+  return { description, content: { 'text/html': { schema: Type.String() } } }
+}
+
+export function redirect (description: string) {
+  return { description, type: 'null' } as const
+}

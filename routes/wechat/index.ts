@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { scanDedupKey, toScanJob } from '../../src/jobs/definitions.js'
+import { loginLogKey } from '../../src/login/log-key.js'
 import { isOurScene } from '../../src/login/tokens.js'
 import { createMessageCrypto } from '../../src/wechat/crypto.js'
 import { toWeChatMessage, type WeChatMessage } from '../../src/wechat/events.js'
+import { ErrorBodySchema } from '../../src/wire/login.js'
 import { MalformedXml, MissingEchostr, NotAWeChatMessage, SignatureReused, withLog } from '../errors.js'
 import { openPush } from './encryption.js'
 import { signedRequestHook } from './signed-request.js'
@@ -38,7 +40,7 @@ function fingerprint (message: WeChatMessage): string {
 const WECHAT_FACING = { codeOnlyErrors: true }
 
 const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, drivers } = fastify
+  const { config, drivers, metrics } = fastify
   // A signature is accepted only inside the timestamp window, either side of our clock.
   const signatureTtlMs = 2 * config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS * 1000
   // Built at boot, so a bad EncodingAESKey stops the server rather than the first push.
@@ -50,6 +52,11 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
 
   // Before the body is read: an unsigned or stale request costs us no parsing and enqueues nothing.
   fastify.addHook('onRequest', signedRequestHook({ token: config.WECHAT_TOKEN, toleranceSeconds: config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS }))
+  // The handler names its outcome, the root error handler a refusal's code; anything else by its status.
+  fastify.addHook('onResponse', (request, reply, done) => {
+    metrics.webhookRequests.inc({ outcome: request.outcome ?? `status_${reply.statusCode}` })
+    done()
+  })
 
   // Before the handler ran, the only failures without a code of their own are the XML parser's: its
   // validator's (a 400 with no code) and its crashes (no status). Either way the body could not be
@@ -62,26 +69,52 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   /** The URL check of the WeChat console: echo `echostr` once the signature matched (every mode). */
-  fastify.get('/webhook', { schema: { querystring: SignedQuery }, config: WECHAT_FACING }, async (request, reply) => {
+  fastify.get('/webhook', {
+    schema: {
+      summary: 'WeChat\'s URL check: echoes echostr when the signature matches',
+      tags: ['wechat'],
+      querystring: SignedQuery,
+      response: { 200: { description: 'echostr', content: { 'text/plain': { schema: Type.String() } } }, '4xx': ErrorBodySchema }
+    },
+    config: WECHAT_FACING
+  }, async (request, reply) => {
     const { echostr } = request.query
     if (echostr === undefined) throw new MissingEchostr()
+    request.outcome = 'verified'
     return reply.type('text/plain; charset=utf-8').send(echostr)
   })
 
-  fastify.post('/webhook', { schema: { querystring: SignedQuery }, config: WECHAT_FACING }, async (request, reply) => {
+  fastify.post('/webhook', {
+    schema: {
+      summary: 'WeChat pushes an event or message (signed XML, text/xml)',
+      description: 'QR scans of our logins are queued (deduplicated); everything else is acknowledged and ignored. ' +
+        'The README\'s Security section lists every refusal and its code.',
+      tags: ['wechat'],
+      querystring: SignedQuery,
+      response: {
+        200: { description: '"success": received, no passive reply', content: { 'text/plain': { schema: Type.String() } } },
+        '4xx': ErrorBodySchema,
+        503: ErrorBodySchema
+      }
+    },
+    config: WECHAT_FACING
+  }, async (request, reply) => {
     const { body } = openPush(request.body, request.query, messageCrypto, config.WECHAT_ALLOW_PLAINTEXT)
     const message = toWeChatMessage(body)
     if (message === null) throw new NotAWeChatMessage()
     // The signature does not cover a plaintext body: one signature, one body (retries resend the same).
     const claim = await drivers.signatureLedger.claim(String(request.query.signature), fingerprint(message), signatureTtlMs)
     if (claim === 'different') throw new SignatureReused()
-    const job = toScanJob(message)
-    if (job === null || !isOurScene(job.scene)) {
+    const scan = toScanJob(message)
+    if (scan === null || !isOurScene(scan.scene)) {
+      request.outcome = 'ignored'
       request.log.debug({ msgType: message.MsgType, event: message.Event }, 'webhook push ignored')
       return reply.type('text/plain; charset=utf-8').send(ACK)
     }
+    const job = { ...scan, reqId: request.id, receivedAt: Date.now() }
     const outcome = await drivers.scanQueue.enqueue(job, scanDedupKey(job))
-    request.log.info({ scene: job.scene, event: job.event, outcome }, 'scan event received')
+    request.outcome = outcome
+    request.log.info({ login: loginLogKey(job.scene), event: job.event, outcome }, 'scan event received')
     return reply.type('text/plain; charset=utf-8').send(ACK)
   })
 }

@@ -1,11 +1,16 @@
-import type { Log } from '../log.js'
-import type { JobProcessor, JobQueue, JobWorker, ScanJob } from '../jobs/definitions.js'
+import type { JobProcessor, JobQueue, JobWorker, ScanJob, WorkerOptions } from '../jobs/definitions.js'
 import type { LoginBus } from '../login/bus.js'
 import type { LoginStore } from '../login/store.js'
 import type { TokenCache } from '../wechat/access-token.js'
 import type { SignatureLedger } from '../wechat/signature-ledger.js'
 import type { OAuthStateStore } from '../oauth/state-store.js'
 import type { UserTokenStore } from '../oauth/user-token-store.js'
+
+/** What the drivers tell the metrics (src/metrics.ts) as it happens; each optional. */
+export interface DriverEvents {
+  /** The login bus' connection came back and its channels are subscribed again. */
+  busResubscribed?: () => void
+}
 
 /**
  * Everything with state, behind small interfaces, each member named by its role. Two
@@ -23,7 +28,7 @@ export interface Drivers {
   oauthStateStore: OAuthStateStore
   /** Users' OAuth tokens, sealed by the caller. */
   userTokenStore: UserTokenStore
-  startScanWorker (processor: JobProcessor<ScanJob>, options: { concurrency: number, log: Log }): JobWorker
+  startScanWorker (processor: JobProcessor<ScanJob>, options: WorkerOptions<ScanJob>): JobWorker
   /** Resolves once every connection is ready; boot waits for it. */
   ready (): Promise<void>
   /** false while the backing store cannot answer: readiness reports 503. */

@@ -3,7 +3,9 @@ import type { Log } from '../log.js'
 import { createEmbeddedDrivers, type EmbeddedDrivers } from './memory/drivers.js'
 import { createRedisDrivers, type RedisDrivers } from './redis/drivers.js'
 
-export type { Drivers } from './drivers.js'
+import type { DriverEvents } from './drivers.js'
+
+export type { DriverEvents, Drivers } from './drivers.js'
 export type { EmbeddedDrivers } from './memory/drivers.js'
 export type { RedisDrivers } from './redis/drivers.js'
 
@@ -11,7 +13,7 @@ export type { RedisDrivers } from './redis/drivers.js'
 const silent: Log = { fatal () {}, error () {}, warn () {}, info () {}, debug () {} }
 
 /** The drivers, chosen once at boot: Redis with REDIS_URL, this process (embedded mode) without. */
-export function createDrivers (config: Config, log: Log = silent): RedisDrivers | EmbeddedDrivers {
+export function createDrivers (config: Config, log: Log = silent, events: DriverEvents = {}): RedisDrivers | EmbeddedDrivers {
   if (config.REDIS_URL === undefined) return createEmbeddedDrivers()
-  return createRedisDrivers(config.REDIS_URL, config, log)
+  return createRedisDrivers(config.REDIS_URL, config, log, events)
 }

@@ -1,3 +1,5 @@
+import type { Log } from '../log.js'
+import { loginLogKey } from '../login/log-key.js'
 import type { WeChatMessage } from '../wechat/events.js'
 
 /** Shared by the webhook (producer) and the worker (consumer): one place for names, payloads and how a WeChat event becomes a job. */
@@ -10,6 +12,15 @@ export interface ScanJob {
   openid: string
   event: 'subscribe' | 'SCAN'
   createTime: string
+  /** The id of the webhook request that queued it: the worker's log lines for the job carry it as `reqId`. */
+  reqId?: string
+  /** When the webhook received the scan (epoch ms): the page's push is timed from here (wql_scan_to_push_seconds). */
+  receivedAt?: number
+}
+
+/** What every log line about a scan job carries: its login (hashed, never the scene) and the webhook request that queued it. */
+export function scanJobLogFields (job: Pick<ScanJob, 'scene' | 'reqId'>): { login: string, reqId?: string } {
+  return job.reqId === undefined ? { login: loginLogKey(job.scene) } : { login: loginLogKey(job.scene), reqId: job.reqId }
 }
 
 const QR_SUBSCRIBE_PREFIX = 'qrscene_'
@@ -56,14 +67,33 @@ export const JOB_BACKOFF_MS = 200
 
 export type JobProcessor<T> = (job: T, attempt: number) => Promise<void>
 
+/** Jobs by state, as the queue holds them now (failed ones are kept a while: BullMQ's removeOnFail). */
+export interface QueueCounts {
+  waiting: number
+  active: number
+  /** Waiting for a retry's backoff. */
+  delayed: number
+  failed: number
+}
+
 export interface JobQueue<T> {
   /** 'duplicate' when a job with the same key was added within DEDUP_TTL_MS. */
   enqueue (job: T, dedupKey: string): Promise<'queued' | 'duplicate'>
+  counts (): Promise<QueueCounts>
   close (): Promise<void>
 }
 
 export interface JobWorker {
   close (): Promise<void>
+}
+
+export interface WorkerOptions<T> {
+  concurrency: number
+  log: Log
+  /** What the queue's own log lines about a job (its failures) say of it, e.g. the request that queued it. */
+  logFields?: (job: T) => Record<string, unknown>
+  /** A job's lock expired while it ran (its worker died or blocked): it goes back to the queue. */
+  onStalled?: () => void
 }
 
 /** Thrown by a processor for failures a retry cannot fix (the login is gone, the user unfollowed). */

@@ -4,7 +4,8 @@ import type { LoginStore } from '../login/store.js'
 import { newLoginCode } from '../login/tokens.js'
 import { WeChatApiError } from '../wechat/errors.js'
 import type { WeChatClient } from '../wechat/client.js'
-import { PermanentJobError, type JobProcessor, type ScanJob } from './definitions.js'
+import type { LoginStatus } from '../wire/login.js'
+import { PermanentJobError, scanJobLogFields, type JobProcessor, type ScanJob } from './definitions.js'
 
 export interface ScanProcessorOptions {
   store: LoginStore
@@ -12,6 +13,8 @@ export interface ScanProcessorOptions {
   wechat: Pick<WeChatClient, 'userInfo'>
   codeTtlMs: number
   log: Log
+  /** This run moved the login to a final status (confirmed): counted once per login, by the compare-and-set. */
+  onFinal?: (status: LoginStatus) => void
   now?: () => number
 }
 
@@ -22,18 +25,22 @@ const PERMANENT_USER_ERRCODES: ReadonlySet<number> = new Set([40003, 48001])
  * pending → scanned → confirmed. Safe to run twice for one event (a stalled job is re-run): the
  * store's compare-and-set issues at most one code per login.
  */
-export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now = Date.now }: ScanProcessorOptions): JobProcessor<ScanJob> {
+export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, onFinal, now = Date.now }: ScanProcessorOptions): JobProcessor<ScanJob> {
   return async function processScan (job) {
-    const { scene } = job
+    const { scene, receivedAt } = job
+    const logFields = scanJobLogFields(job)
     const scanned = await store.markScanned(scene, now())
     if (scanned === 'missing' || scanned === 'expired' || scanned === 'already_confirmed') {
-      log.info({ scene, outcome: scanned }, 'scan ignored')
+      log.info({ ...logFields, outcome: scanned }, 'scan ignored')
       // A re-run after a crash between confirming and publishing: the page must still hear of it.
-      if (scanned === 'already_confirmed') await bus.publish(scene)
+      if (scanned === 'already_confirmed') await bus.publish(scene, receivedAt)
       return
     }
-    // Not awaited: the page's "scanned" must not delay the user/info call that confirms.
-    if (scanned === 'changed') publishQuietly(scene)
+    if (scanned === 'changed') {
+      log.info(logFields, 'login scanned')
+      // Not awaited: the page's "scanned" must not delay the user/info call that confirms.
+      publishQuietly(scene, receivedAt, logFields)
+    }
 
     let user
     try {
@@ -41,7 +48,7 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now =
     } catch (error) {
       if (error instanceof WeChatApiError && PERMANENT_USER_ERRCODES.has(error.errcode)) {
         // Not left "scanned" until it expires: the page shows the QR as open again.
-        if (await store.releaseScan(scene) === 'changed') await bus.publish(scene)
+        if (await store.releaseScan(scene) === 'changed') await bus.publish(scene, receivedAt)
         throw new PermanentJobError(`user/info refused the openid: errcode ${error.errcode}`)
       }
       throw error
@@ -50,12 +57,13 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now =
     const confirmedAt = now()
     const identity = { openid: user.openid, unionid: user.unionid, subscribed: user.subscribed, scene, confirmedAt, flow: 'scan' as const }
     const confirmed = await store.confirm(scene, identity, newLoginCode(), codeTtlMs, confirmedAt)
-    log.info({ scene, outcome: confirmed }, 'scan confirmed')
+    log.info({ ...logFields, outcome: confirmed }, confirmed === 'changed' ? 'login confirmed' : 'scan not confirmed')
+    if (confirmed === 'changed') onFinal?.('confirmed')
     // Published for 'already_confirmed' too: whoever confirmed may have died before publishing.
-    if (confirmed === 'changed' || confirmed === 'already_confirmed') await bus.publish(scene)
+    if (confirmed === 'changed' || confirmed === 'already_confirmed') await bus.publish(scene, receivedAt)
   }
 
-  function publishQuietly (scene: string): void {
-    bus.publish(scene).catch((error: unknown) => log.warn({ scene, err: error }, 'publishing "scanned" failed'))
+  function publishQuietly (scene: string, receivedAt: number | undefined, logFields: Record<string, unknown>): void {
+    bus.publish(scene, receivedAt).catch((error: unknown) => log.warn({ ...logFields, err: error }, 'publishing "scanned" failed'))
   }
 }

@@ -51,6 +51,8 @@ export interface AccessTokenOptions {
   /** How long a caller waits for other processes' refreshes before failing; default twice the lock TTL. */
   waitTimeoutMs?: number
   log?: Log
+  /** Told of every fetch this process makes from the source, and how it ended. */
+  onFetch?: (outcome: 'ok' | 'failed') => void
   now?: () => number
 }
 
@@ -85,7 +87,7 @@ interface Refusal {
  * A refusal (40001/40014) forces the refresh, at most once a minute across the deployment.
  */
 export function createAccessTokens (options: AccessTokenOptions): AccessTokens {
-  const { cache, source, refreshMarginMs, lockTtlMs, waitTimeoutMs = 2 * lockTtlMs, log, now = Date.now } = options
+  const { cache, source, refreshMarginMs, lockTtlMs, waitTimeoutMs = 2 * lockTtlMs, log, onFetch, now = Date.now } = options
   let memo: CachedToken | null = null
   let loading: Promise<string> | null = null
   const replacing = new Map<string, Promise<string>>()
@@ -169,7 +171,14 @@ export function createAccessTokens (options: AccessTokenOptions): AccessTokens {
 
   async function fetchAndStore (fence: string, force: boolean): Promise<string> {
     const fetchedAt = now()
-    const fetched = await source.fetch(force)
+    let fetched: FetchedToken
+    try {
+      fetched = await source.fetch(force)
+    } catch (error) {
+      onFetch?.('failed')
+      throw error
+    }
+    onFetch?.('ok')
     const entry = entryFor(fetched, fetchedAt)
     if (await cache.setIfFenced(entry, fence)) {
       log?.info({ source: source.kind, forced: force, expiresIn: fetched.expires_in }, 'access token fetched')

@@ -12,6 +12,8 @@ export interface WeChatHttpOptions {
   /** -1 and transport failures are retried with backoff within this policy; absent: one attempt. */
   retry?: RetryPolicy
   log?: Log
+  /** Told of every attempt: the API and "0" when WeChat answered, else its errcode or the transport failure (`timeout`…). */
+  onAttempt?: (api: string, errcode: string) => void
 }
 
 export interface WeChatCall {
@@ -29,9 +31,9 @@ export type WeChatHttp = <T>(call: WeChatCall) => Promise<T>
  * Every call to WeChat goes through here: one timeout per attempt, the retry policy, and WeChat's
  * way of failing (HTTP 200 with {"errcode": N}; a missing or zero errcode is success).
  */
-export function createWeChatHttp ({ baseUrl, timeoutMs, dispatcher, retry, log }: WeChatHttpOptions): WeChatHttp {
+export function createWeChatHttp ({ baseUrl, timeoutMs, dispatcher, retry, log, onAttempt }: WeChatHttpOptions): WeChatHttp {
   return async function call<T> ({ api, method, path, query, body }: WeChatCall): Promise<T> {
-    const once = async () => {
+    const attempt = async () => {
       const url = new URL(path.replace(/^\//, ''), withTrailingSlash(baseUrl()))
       for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value)
       const payload = await requestJson(api, url, {
@@ -44,6 +46,9 @@ export function createWeChatHttp ({ baseUrl, timeoutMs, dispatcher, retry, log }
       })
       return checkErrcode(api, payload) as T
     }
+    const once = onAttempt === undefined
+      ? attempt
+      : () => attempt().then((answer) => { onAttempt(api, '0'); return answer }, (error: unknown) => { onAttempt(api, failureLabel(error)); throw error })
     return retry === undefined ? once() : withRetry(once, retry, { api, log })
   }
 }
@@ -95,6 +100,12 @@ export function checkErrcode (api: string, payload: Record<string, unknown>): Re
     throw new WeChatApiError(api, Number(errcode), String(errmsg ?? ''))
   }
   return payload
+}
+
+function failureLabel (error: unknown): string {
+  if (error instanceof WeChatApiError) return String(error.errcode)
+  if (error instanceof WeChatTransportError) return error.failure
+  return 'error'
 }
 
 function transportFailure (api: string, error: unknown): WeChatTransportError {

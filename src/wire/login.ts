@@ -79,7 +79,7 @@ export const ErrorBodySchema = Type.Object({
   message: Type.Optional(Type.String()),
   /** WeChat's errcode, when WeChat refused. */
   errcode: Type.Optional(Type.Integer())
-})
+}, { description: 'A refusal or failure: its code in `error`' })
 export type ErrorBody = Static<typeof ErrorBodySchema>
 
 /** GET /api/login/config: the origins the page may post a code to (its opener's), and the OAuth ways in. */

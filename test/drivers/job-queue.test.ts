@@ -3,7 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { JOB_ATTEMPTS, PermanentJobError, type ScanJob } from '../../src/jobs/definitions.js'
 import { captureLog, driverMatrix, type DriverCase } from './matrix.js'
-import { deferred } from '../helpers/wait.js'
+import { deferred, waitFor } from '../helpers/wait.js'
 
 function scanJob (): ScanJob {
   return { scene: randomBytes(24).toString('base64url'), openid: `o-${randomBytes(8).toString('hex')}`, event: 'SCAN', createTime: String(Date.now()) }
@@ -77,6 +77,49 @@ function jobQueueContract (t: Test, driver: DriverCase): void {
     const failures = workerLog.entries.filter((entry) => entry.level === 'warn' || entry.level === 'error')
     t.equal(failures.length, 2)
     t.match(failures[0]?.args[0], { err: { message: 'transient failure 1' } })
+  })
+
+  t.test('counts(): jobs waiting, running, waiting for a retry and failed for good', async (t) => {
+    const { drivers } = await driver.create(t)
+    t.strictSame(await drivers.scanQueue.counts(), { waiting: 0, active: 0, delayed: 0, failed: 0 }, 'an empty queue')
+    const [running, queued, doomed] = [scanJob(), scanJob(), scanJob()]
+    for (const job of [running, queued]) await drivers.scanQueue.enqueue(job, job.openid)
+    t.match(await drivers.scanQueue.counts(), { waiting: 2, active: 0 }, 'no worker yet: both wait')
+    const log = attemptLog()
+    const started = deferred()
+    const release = deferred()
+    drivers.startScanWorker(async (job, attempt) => {
+      if (job.openid === doomed.openid) {
+        log.record(job.openid, attempt)
+        throw new PermanentJobError('the login is gone')
+      }
+      started.resolve()
+      await release.promise
+      log.record(job.openid, attempt)
+    }, { concurrency: 1, log: captureLog() })
+    await started.promise
+    t.match(await drivers.scanQueue.counts(), { waiting: 1, active: 1 }, 'one runs, one waits (concurrency 1)')
+    release.resolve()
+    await Promise.all([log.until(running.openid, 1), log.until(queued.openid, 1)])
+    await drivers.scanQueue.enqueue(doomed, doomed.openid)
+    await log.until(doomed.openid, 1)
+    await waitFor(async () => (await drivers.scanQueue.counts()).failed === 1, { what: 'the failure to be recorded' })
+    t.strictSame(await drivers.scanQueue.counts(), { waiting: 0, active: 0, delayed: 0, failed: 1 })
+  })
+
+  t.test('a failure\'s log line carries the fields logFields gives for its job', async (t) => {
+    const { drivers } = await driver.create(t)
+    const log = attemptLog()
+    const workerLog = captureLog()
+    drivers.startScanWorker(async (job, attempt) => {
+      log.record(job.openid, attempt)
+      if (attempt === 1) throw new Error('transient')
+    }, { concurrency: 1, log: workerLog, logFields: (job) => ({ reqId: job.reqId }) })
+    const job = { ...scanJob(), reqId: 'req-from-the-webhook' }
+    await drivers.scanQueue.enqueue(job, job.openid)
+    await log.until(job.openid, 2)
+    const failures = workerLog.entries.filter((entry) => entry.level === 'warn')
+    t.match(failures[0]?.args[0], { reqId: 'req-from-the-webhook', err: { message: 'transient' } })
   })
 
   t.test(`a job failing every time is tried JOB_ATTEMPTS (${JOB_ATTEMPTS}) times`, async (t) => {

@@ -42,6 +42,20 @@ function loginBusContract (t: Test, driver: DriverCase): void {
     t.equal(listener.count, 1)
   })
 
+  t.test('a publish may carry the scan\'s receive time: listeners get it, or nothing', async (t) => {
+    const { drivers: { loginBus: bus } } = await driver.create(t)
+    const scene = newScene()
+    const received: Array<number | undefined> = []
+    let wake = () => {}
+    await bus.subscribe(scene, (scanReceivedAt) => { received.push(scanReceivedAt); wake() })
+    for (const scanReceivedAt of [1_717_000_000_123, undefined]) {
+      const delivered = new Promise<void>((resolve) => { wake = resolve })
+      await bus.publish(scene, scanReceivedAt)
+      await delivered
+    }
+    t.strictSame(received, [1_717_000_000_123, undefined])
+  })
+
   t.test('publish never calls a listener synchronously', async (t) => {
     const { drivers: { loginBus: bus } } = await driver.create(t)
     const scene = newScene()

@@ -173,7 +173,9 @@ t.test('values stay the strings WeChat sent: no number coercion', async (t) => {
     '<CreateTime>0001718000000</CreateTime><MsgType>event</MsgType><Event>subscribe</Event>' +
     `<EventKey>qrscene_${numericScene}</EventKey><Ticket>1e5</Ticket></xml>`
   t.same(await post(app, subscribe), { status: 200, body: 'success' })
-  t.same(await queuedScanJobs(t, app), [{ scene: numericScene, openid: '000123456789', event: 'subscribe', createTime: '0001718000000' }],
+  const jobs = await queuedScanJobs(t, app)
+  // What the service adds (the request's id, its time) aside: WeChat's fields as sent.
+  t.same(jobs.map(({ reqId, receivedAt, ...fromWeChat }) => fromWeChat), [{ scene: numericScene, openid: '000123456789', event: 'subscribe', createTime: '0001718000000' }],
     'EventKey qrscene_0… keeps its leading zero, the numeric openid and CreateTime stay strings')
 })
 
@@ -212,7 +214,8 @@ t.test('no prototype pollution through __proto__ or constructor tags', async (t)
   t.equal(typeof probe.hasOwnProperty, 'function')
   const jobs = await queuedScanJobs(t, app)
   t.equal(jobs.length, 1)
-  t.same(Object.keys(jobs[0] ?? {}).sort(), ['createTime', 'event', 'openid', 'scene'], 'the job holds only its four fields')
+  t.same(Object.keys(jobs[0] ?? {}).sort(), ['createTime', 'event', 'openid', 'receivedAt', 'reqId', 'scene'],
+    'the job holds only WeChat\'s four fields, the request\'s id and its time')
   t.match(jobs[0], { scene: SCENE, openid: 'oProto', event: 'SCAN' })
 })
 

@@ -38,6 +38,8 @@ t.test('no log line carries a secret: full login, safe-mode push, bad requests',
 
   // A whole login: create, socket, scan (pushed in safe mode), code, exchange, then the code again.
   const login = await createLogin(app)
+  // Not a secret alone, but log lines name a login by its hash (`login`), never by its scene.
+  secrets.set('scene', login.scene)
   secrets.set('browser secret', login.secret)
   secrets.set('ticket', login.ticket)
   secrets.set('access token', await currentAccessToken(emulator.url))
@@ -60,6 +62,7 @@ t.test('no log line carries a secret: full login, safe-mode push, bad requests',
   // A token WeChat revoked: the service fetches another one (and may log the failure).
   emulator.emulator.invalidateTokens()
   const second = await createLogin(app)
+  secrets.set('second scene', second.scene)
   secrets.set('second browser secret', second.secret)
   secrets.set('second access token', await currentAccessToken(emulator.url))
 

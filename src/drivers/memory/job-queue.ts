@@ -1,19 +1,17 @@
 import type { Log } from '../../log.js'
 import {
   DEDUP_TTL_MS, JOB_ATTEMPTS, JOB_BACKOFF_MS, PermanentJobError,
-  type JobProcessor, type JobQueue, type JobWorker
+  type JobProcessor, type JobQueue, type JobWorker, type WorkerOptions
 } from '../../jobs/definitions.js'
 import { createTtlMap } from '../../util/ttl-map.js'
 
-export interface MemoryWorkerOptions {
-  concurrency: number
-  log: Log
+export interface MemoryWorkerOptions<T> extends WorkerOptions<T> {
   /** How long close() waits for running jobs before giving up on them. */
   closeTimeoutMs?: number
 }
 
 export interface MemoryJobQueue<T> extends JobQueue<T> {
-  startWorker (processor: JobProcessor<T>, options: MemoryWorkerOptions): JobWorker
+  startWorker (processor: JobProcessor<T>, options: MemoryWorkerOptions<T>): JobWorker
 }
 
 interface QueuedJob<T> {
@@ -26,6 +24,7 @@ interface WorkerSlot<T> {
   processor: JobProcessor<T>
   concurrency: number
   log: Log
+  logFields: ((job: T) => Record<string, unknown>) | undefined
   running: Set<Promise<void>>
   closing: boolean
 }
@@ -43,6 +42,8 @@ export function createMemoryJobQueue<T> ({ clock = Date.now }: { clock?: () => n
   // Every key lives DEDUP_TTL_MS, so each new key trims the expired ones: no timer to stop.
   const dedupKeys = createTtlMap<string, true>({ clock })
   const workers = new Set<WorkerSlot<T>>()
+  /** Jobs that ran out of attempts since the process started (nothing removes them, unlike BullMQ's removeOnFail). */
+  let failed = 0
   let nextId = 1
   let closed = false
 
@@ -64,8 +65,9 @@ export function createMemoryJobQueue<T> ({ clock = Date.now }: { clock?: () => n
       .then(() => worker.processor(job.data, attempt))
       .catch((error: unknown) => {
         job.attemptsMade = attempt
-        worker.log.warn({ jobId: String(job.id), attempts: attempt, err: error }, 'job failed')
+        worker.log.warn({ jobId: String(job.id), ...worker.logFields?.(job.data), attempts: attempt, err: error }, 'job failed')
         if (!(error instanceof PermanentJobError) && attempt < JOB_ATTEMPTS) retryLater(job, attempt)
+        else failed++
       })
       .finally(() => {
         worker.running.delete(running)
@@ -96,9 +98,16 @@ export function createMemoryJobQueue<T> ({ clock = Date.now }: { clock?: () => n
       return 'queued'
     },
 
-    startWorker (processor, { concurrency, log, closeTimeoutMs = DEFAULT_CLOSE_TIMEOUT_MS }) {
+    async counts () {
+      let active = 0
+      for (const worker of workers) active += worker.running.size
+      return { waiting: waiting.length, active, delayed: retryTimers.size, failed }
+    },
+
+    // One process: no lock to lose, so nothing ever stalls (onStalled is never called).
+    startWorker (processor, { concurrency, log, logFields, closeTimeoutMs = DEFAULT_CLOSE_TIMEOUT_MS }) {
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer')
-      const worker: WorkerSlot<T> = { processor, concurrency, log, running: new Set(), closing: false }
+      const worker: WorkerSlot<T> = { processor, concurrency, log, logFields, running: new Set(), closing: false }
       workers.add(worker)
       // Jobs added before this worker existed wait for it.
       queueMicrotask(dispatch)

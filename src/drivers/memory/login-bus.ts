@@ -9,12 +9,12 @@ export function createMemoryLoginBus (): LoginBus {
   const scenes = new Map<string, Set<BusListener>>()
 
   return {
-    async publish (scene) {
+    async publish (scene, scanReceivedAt) {
       const listeners = scenes.get(scene)
       if (listeners === undefined) return
       for (const listener of listeners) {
         // Checked again at delivery: a listener removed in between is not called (as in Redis).
-        queueMicrotask(() => { if (scenes.get(scene)?.has(listener) === true) listener() })
+        queueMicrotask(() => { if (scenes.get(scene)?.has(listener) === true) listener(scanReceivedAt) })
       }
     },
 

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis'
 import type { Config } from '../../config.js'
 import type { Log } from '../../log.js'
 import { SCAN_JOB, WECHAT_EVENTS_QUEUE, type JobWorker, type ScanJob } from '../../jobs/definitions.js'
-import type { Drivers } from '../drivers.js'
+import type { DriverEvents, Drivers } from '../drivers.js'
 import { closeConnection, connect, createBlockingConnectionOptions, createCommandConnection, logConnectionErrors } from './connections.js'
 import { createBullQueue, startBullWorker } from './job-queue.js'
 import { redisKeyspace } from './keys.js'
@@ -28,7 +28,7 @@ export interface RedisDrivers extends Drivers {
  * fail-fast connection; each subscriber and each worker has its own (a subscribed or blocked
  * connection does nothing else).
  */
-export function createRedisDrivers (url: string, config: Config, log: Log): RedisDrivers {
+export function createRedisDrivers (url: string, config: Config, log: Log, events: DriverEvents = {}): RedisDrivers {
   const keys = redisKeyspace(config.REDIS_PREFIX)
   const commands = createCommandConnection(url, keys.connectionName('commands'))
   const subscriber = createCommandConnection(url, keys.connectionName('login-subscriber'))
@@ -45,7 +45,7 @@ export function createRedisDrivers (url: string, config: Config, log: Log): Redi
   return {
     mode: 'redis',
     loginStore: createRedisLoginStore(commands, keys),
-    loginBus: createRedisLoginBus(commands, subscriber, keys.loginChannel),
+    loginBus: createRedisLoginBus(commands, subscriber, keys.loginChannel, events.busResubscribed),
     signatureLedger: createRedisSignatureLedger(commands, keys.webhookSignature),
     oauthStateStore: createRedisOAuthStateStore(commands, keys),
     userTokenStore: createRedisUserTokenStore(commands, keys),
@@ -56,11 +56,11 @@ export function createRedisDrivers (url: string, config: Config, log: Log): Redi
       return commands
     },
 
-    startScanWorker (processor, { concurrency, log }) {
+    startScanWorker (processor, options) {
       const connection = new Redis(url, { ...createBlockingConnectionOptions(), connectionName: keys.connectionName('worker') })
-      logConnectionErrors(connection, log)
+      logConnectionErrors(connection, options.log)
       workerConnections.push(connection)
-      const worker = startBullWorker(WECHAT_EVENTS_QUEUE, processor, { ...bull, connection, concurrency, log })
+      const worker = startBullWorker(WECHAT_EVENTS_QUEUE, processor, { ...bull, ...options, connection })
       workers.push(worker)
       return worker
     },

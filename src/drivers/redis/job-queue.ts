@@ -3,7 +3,7 @@ import { Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullm
 import type { Log } from '../../log.js'
 import {
   DEDUP_TTL_MS, JOB_ATTEMPTS, JOB_BACKOFF_MS, PermanentJobError,
-  type JobProcessor, type JobQueue, type JobWorker
+  type JobProcessor, type JobQueue, type JobWorker, type WorkerOptions
 } from '../../jobs/definitions.js'
 
 export interface BullOptions {
@@ -34,13 +34,17 @@ export function createBullQueue<T> (queueName: string, jobName: string, { prefix
       const job = await queue.add(jobName as never, data as never, { jobId, deduplication: { id: dedupKey, ttl: DEDUP_TTL_MS } })
       return job.id === jobId ? 'queued' : 'duplicate'
     },
+    async counts () {
+      const { waiting = 0, prioritized = 0, active = 0, delayed = 0, failed = 0 } = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed')
+      return { waiting: waiting + prioritized, active, delayed, failed }
+    },
     async close () {
       await queue.close()
     }
   }
 }
 
-export function startBullWorker<T> (queueName: string, processor: JobProcessor<T>, { prefix, connection, concurrency, log }: BullOptions & { concurrency: number, log: Log }): JobWorker {
+export function startBullWorker<T> (queueName: string, processor: JobProcessor<T>, { prefix, connection, concurrency, log, logFields, onStalled }: BullOptions & WorkerOptions<T>): JobWorker {
   const worker = new Worker<T>(queueName, async (job) => {
     try {
       await processor(job.data, job.attemptsMade + 1)
@@ -52,7 +56,11 @@ export function startBullWorker<T> (queueName: string, processor: JobProcessor<T
 
   worker.on('error', (error) => log.error({ err: error }, 'job worker error'))
   worker.on('failed', (job, error) => {
-    log.warn({ jobId: job?.id, attempts: job?.attemptsMade, err: error }, 'job failed')
+    log.warn({ jobId: job?.id, ...(job === undefined ? {} : logFields?.(job.data)), attempts: job?.attemptsMade, err: error }, 'job failed')
+  })
+  worker.on('stalled', (jobId) => {
+    log.warn({ jobId }, 'job stalled: its worker stopped renewing the lock; it runs again')
+    onStalled?.()
   })
 
   return {

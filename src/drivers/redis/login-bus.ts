@@ -6,18 +6,23 @@ interface Channel {
   subscribed: Promise<unknown>
 }
 
+/** The message of a change without a known scan time (also what instances before scan times sent). */
+const NO_SCAN_TIME = '1'
+
 /**
  * One Redis subscription per scene per instance, however many sockets watch it; dropped when the
- * last listener leaves (one closing socket must not unsubscribe the others).
+ * last listener leaves (one closing socket must not unsubscribe the others). A message is "1" or the
+ * scan's receive time in epoch ms.
  */
-export function createRedisLoginBus (publisher: Redis, subscriber: Redis, channelName: (scene: string) => string): LoginBus {
+export function createRedisLoginBus (publisher: Redis, subscriber: Redis, channelName: (scene: string) => string, onResubscribed?: () => void): LoginBus {
   const channels = new Map<string, Channel>()
   /** Left while the connection was down: ioredis will resubscribe them on reconnect unless told not to. */
   const dropWhenBack = new Set<string>()
   let connectedOnce = subscriber.status === 'ready'
 
-  subscriber.on('message', (channel: string) => {
-    for (const listener of channels.get(channel)?.listeners ?? []) listener()
+  subscriber.on('message', (channel: string, message: string) => {
+    const scanReceivedAt = message === NO_SCAN_TIME ? undefined : Number(message)
+    for (const listener of channels.get(channel)?.listeners ?? []) listener(Number.isFinite(scanReceivedAt) ? scanReceivedAt : undefined)
   })
   // Pub/sub is at most once: after a reconnect every watcher looks again, but only once the channels
   // are subscribed again (ioredis emits 'ready' before it resubscribes), or a change could fall between.
@@ -35,11 +40,12 @@ export function createRedisLoginBus (publisher: Redis, subscriber: Redis, channe
     const live = [...channels.keys()]
     if (live.length > 0) await subscriber.subscribe(...live)
     for (const name of live) for (const listener of channels.get(name)?.listeners ?? []) listener()
+    onResubscribed?.()
   }
 
   return {
-    async publish (scene) {
-      await publisher.publish(channelName(scene), '1')
+    async publish (scene, scanReceivedAt) {
+      await publisher.publish(channelName(scene), scanReceivedAt === undefined ? NO_SCAN_TIME : String(scanReceivedAt))
     },
 
     async subscribe (scene, listener) {
