@@ -13,6 +13,7 @@ export default fp(async function workerPlugin (fastify) {
     bus: drivers.loginBus,
     wechat,
     codeTtlMs: config.LOGIN_CODE_TTL_SECONDS * 1000,
+    requireConfirm: config.LOGIN_REQUIRE_CONFIRM,
     log
   })
   const worker = drivers.startScanWorker(processor, { concurrency: config.WORKER_CONCURRENCY, log })

@@ -11,6 +11,11 @@ export interface ScanProcessorOptions {
   bus: LoginBus
   wechat: Pick<WeChatClient, 'userInfo'>
   codeTtlMs: number
+  /**
+   * LOGIN_REQUIRE_CONFIRM: the scan stops at `scanned`; the scanner confirms (or denies) on the
+   * phone's confirmation page, which issues the code (src/login/confirmation.ts).
+   */
+  requireConfirm?: boolean
   log: Log
   now?: () => number
 }
@@ -20,16 +25,24 @@ const PERMANENT_USER_ERRCODES: ReadonlySet<number> = new Set([40003, 48001])
 
 /**
  * pending → scanned → confirmed. Safe to run twice for one event (a stalled job is re-run): the
- * store's compare-and-set issues at most one code per login.
+ * store's compare-and-set issues at most one code per login. The login belongs to its first
+ * scanner: a second person's scan (a QR on a shared screen) changes nothing, and only the first
+ * scanner's job can confirm.
  */
-export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now = Date.now }: ScanProcessorOptions): JobProcessor<ScanJob> {
+export function createScanProcessor ({ store, bus, wechat, codeTtlMs, requireConfirm = false, log, now = Date.now }: ScanProcessorOptions): JobProcessor<ScanJob> {
   return async function processScan (job) {
     const { scene } = job
-    const scanned = await store.markScanned(scene, now())
-    if (scanned === 'missing' || scanned === 'expired' || scanned === 'already_confirmed') {
+    const scanned = await store.markScanned(scene, now(), job.openid)
+    if (scanned !== 'changed' && scanned !== 'already_scanned') {
       log.info({ scene, outcome: scanned }, 'scan ignored')
-      // A re-run after a crash between confirming and publishing: the page must still hear of it.
-      if (scanned === 'already_confirmed') await bus.publish(scene)
+      // A re-run after a crash between deciding and publishing: the page must still hear of it.
+      if (scanned === 'already_confirmed' || scanned === 'already_denied') await bus.publish(scene)
+      return
+    }
+    if (requireConfirm) {
+      // Awaited: a failed publish fails the job, and its retry ('already_scanned') publishes again.
+      await bus.publish(scene)
+      log.info({ scene, outcome: scanned }, 'scan awaits confirmation on the phone')
       return
     }
     // Not awaited: the page's "scanned" must not delay the user/info call that confirms.
@@ -41,7 +54,7 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now =
     } catch (error) {
       if (error instanceof WeChatApiError && PERMANENT_USER_ERRCODES.has(error.errcode)) {
         // Not left "scanned" until it expires: the page shows the QR as open again.
-        if (await store.releaseScan(scene) === 'changed') await bus.publish(scene)
+        if (await store.releaseScan(scene, job.openid) === 'changed') await bus.publish(scene)
         throw new PermanentJobError(`user/info refused the openid: errcode ${error.errcode}`)
       }
       throw error
@@ -51,8 +64,8 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now =
     const identity = { openid: user.openid, unionid: user.unionid, subscribed: user.subscribed, scene, confirmedAt, flow: 'scan' as const }
     const confirmed = await store.confirm(scene, identity, newLoginCode(), codeTtlMs, confirmedAt)
     log.info({ scene, outcome: confirmed }, 'scan confirmed')
-    // Published for 'already_confirmed' too: whoever confirmed may have died before publishing.
-    if (confirmed === 'changed' || confirmed === 'already_confirmed') await bus.publish(scene)
+    // Published for a decision already made too: whoever made it may have died before publishing.
+    if (confirmed === 'changed' || confirmed === 'already_confirmed' || confirmed === 'already_denied') await bus.publish(scene)
   }
 
   function publishQuietly (scene: string): void {

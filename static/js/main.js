@@ -97,9 +97,19 @@ class QrLogin {
       case Status.confirmed:
         this.confirmed(message.code)
         return
+      case Status.denied:
+        this.denied()
+        return
       case Status.expired:
         this.expired()
     }
+  }
+
+  /** The scanner said no on the phone: this QR is done, a new one may be wanted. */
+  denied () {
+    this.finish()
+    view.render(Status.denied, TEXT.denied)
+    view.offer(LABEL.refresh, start)
   }
 
   /** @param {string | undefined} code */
