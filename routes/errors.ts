@@ -58,8 +58,11 @@ export const MissingEchostr = define('missing_echostr', 400, 'webhook URL check 
 export const NotFound = define<[what: string]>('not_found', 404, '%s not found', { level: 'info' })
 export const InvalidGrant = define('invalid_grant', 400, 'exchange with an unknown or used code', { level: 'info' })
 export const Unauthorized = define('unauthorized', 401, 'backend request with a wrong API key')
-export const ForbiddenOrigin = define('forbidden_origin', 403, 'login socket from a foreign origin refused')
+export const ForbiddenOrigin = define<[what: 'login socket' | 'login creation']>('forbidden_origin', 403, '%s from a foreign origin refused')
 export const RateLimited = define<[retryInSeconds: number]>('rate_limited', 429, 'Too many requests, retry in %s s', { publicMessage: true })
+export const QrBudgetExhausted = define<[retryInSeconds: number]>('qr_budget_exhausted', 503,
+  'No more logins today (RATE_LIMIT_QR_DAILY): retry in %s s, after midnight Beijing time', { publicMessage: true })
+export const TooManySockets = define<[limit: string]>('too_many_sockets', 429, 'login socket refused: %s')
 
 // The users API.
 export const ReauthorizeRequired = define('reauthorize_required', 409,
