@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
+import { unsafeConfigProblem } from './config-checks.js'
 import { oauthConfigProblem } from './oauth/settings.js'
 
 /** A string enum ajv reports as "must be equal to one of the allowed values", not as an anyOf of literals. */
@@ -169,8 +170,8 @@ export function loadConfig (env: Env = process.env): Config {
   if (config.WECHAT_EMULATOR_MODE !== 'plaintext' && config.WECHAT_ENCODING_AES_KEY === undefined) {
     throw new ConfigError(`WECHAT_EMULATOR_MODE=${config.WECHAT_EMULATOR_MODE} needs WECHAT_ENCODING_AES_KEY`)
   }
-  const oauthProblem = oauthConfigProblem(config)
-  if (oauthProblem !== null) throw new ConfigError(oauthProblem)
+  const problem = oauthConfigProblem(config) ?? unsafeConfigProblem(config)
+  if (problem !== null) throw new ConfigError(problem)
   return config
 }
 

@@ -30,7 +30,8 @@ const env: Record<string, string | undefined> = {
   WECHAT_EMULATOR: '1',
   WECHAT_APP_ID: 'wxdemo0000000000',
   WECHAT_APP_SECRET: 'demo-app-secret',
-  WECHAT_TOKEN: 'demotoken',
+  // Long and random, as a real one must be (a short one draws a warning at boot).
+  WECHAT_TOKEN: randomBytes(24).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 32),
   PUBLIC_URL: local,
   // The QR encodes the emulator's phone page: on the LAN address, so a real phone camera can open it.
   WECHAT_EMULATOR_PUBLIC_URL: lanUrl ?? local,
