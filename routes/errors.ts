@@ -69,8 +69,8 @@ export const ReauthorizeRequired = define('reauthorize_required', 409,
   'No usable WeChat authorization for this user: log them in again with snsapi_userinfo or snsapi_login', { level: 'info', publicMessage: true })
 
 // What the routes' services fail with: WeChat, and the state store.
-export const WeChatError = define<[api: string, errcode: number, advice: string]>('wechat_error', 502,
-  'WeChat %s returned errcode %s%s', { level: 'error', publicMessage: true })
+export const WeChatError = define<[api: string, errcode: number]>('wechat_error', 502,
+  'WeChat %s returned errcode %s', { level: 'error', publicMessage: true })
 export const WeChatUnreachable = define<[api: string, failure: string]>('wechat_unreachable', 502, 'WeChat %s: %s', { level: 'error', publicMessage: true })
 export const Unavailable = define<[options: { cause: unknown }]>('unavailable', 503, 'state store unavailable', { level: 'error' })
 export const InternalError = define<[options: { cause: unknown }]>('internal_error', 500, 'request failed', { level: 'error' })
@@ -130,15 +130,15 @@ export function errorBody (error: RouteError): ErrorReplyBody {
 }
 
 /**
- * The services' failures as route errors: WeChat's become 502s carrying its errcode (and what to
- * change), the state store's a 503. Anything else is not ours to name: null.
+ * The services' failures as route errors: WeChat's become 502s carrying its errcode, the state
+ * store's a 503. Anything else is not ours to name: null. What the operator should change (and
+ * WeChat's errmsg, which for 40164 names our server's IP) goes to the log only: the body reaches
+ * anonymous browsers.
  */
 export function fromServiceError (error: unknown): RouteError | null {
   if (error instanceof WeChatApiError) {
-    const advice = errcodeAdvice(error.errcode)
-    const failed = new WeChatError(error.api, error.errcode, advice === undefined ? '' : `: ${advice}`)
-    // errmsg is WeChat's own text (for 40164 it names the refused IP); never a secret.
-    const logFields = { api: error.api, errcode: error.errcode, errmsg: error.errmsg, rid: error.rid }
+    const failed = new WeChatError(error.api, error.errcode)
+    const logFields = { api: error.api, errcode: error.errcode, errmsg: error.errmsg, rid: error.rid, advice: errcodeAdvice(error.errcode) }
     return Object.assign(failed, { errcode: error.errcode, logFields })
   }
   if (error instanceof WeChatTransportError) {

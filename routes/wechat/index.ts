@@ -34,6 +34,11 @@ function fingerprint (message: WeChatMessage): string {
   return createHash('sha256').update(JSON.stringify(fields)).digest('hex')
 }
 
+/** A URL check's: never equal to a push's, so its signature cannot carry a push. */
+function urlCheckFingerprint (echostr: string): string {
+  return createHash('sha256').update(JSON.stringify([['url-check', echostr]])).digest('hex')
+}
+
 /** WeChat reads only the status of a refusal: Fastify's own refusals here carry their code alone. */
 const WECHAT_FACING = { codeOnlyErrors: true }
 
@@ -61,10 +66,15 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
     throw error
   })
 
-  /** The URL check of the WeChat console: echo `echostr` once the signature matched (every mode). */
+  /**
+   * The URL check of the WeChat console: echo `echostr` once the signature matched (every mode).
+   * Its signature enters the ledger too: a URL check seen in a log must not be replayed as a push.
+   */
   fastify.get('/webhook', { schema: { querystring: SignedQuery }, config: WECHAT_FACING }, async (request, reply) => {
     const { echostr } = request.query
     if (echostr === undefined) throw new MissingEchostr()
+    const claim = await drivers.signatureLedger.claim(String(request.query.signature), urlCheckFingerprint(echostr), signatureTtlMs)
+    if (claim === 'different') throw new SignatureReused()
     return reply.type('text/plain; charset=utf-8').send(echostr)
   })
 
