@@ -56,10 +56,18 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.code(201).header('cache-control', 'no-store').send(created)
   })
 
-  /** Public: the page posts a code only to an opener on one of these origins. */
+  /**
+   * Public: the page posts a code only to an opener or a parent frame on one of these origins, and
+   * shows it on screen only where WeChat is emulated (a code on screen is a code anyone behind the
+   * visitor can read, and redeem through the site's backend).
+   */
   fastify.get('/config', {
     schema: { response: { 200: PageConfigSchema } }
-  }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({ allowedOrigins: [...origins], ...oauthPageConfig(config) }))
+  }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({
+    allowedOrigins: [...origins],
+    showCode: fastify.endpoints.emulated,
+    ...oauthPageConfig(config)
+  }))
 
   fastify.get('/ws', {
     websocket: true,

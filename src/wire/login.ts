@@ -90,9 +90,11 @@ export const ErrorBodySchema = Type.Object({
 })
 export type ErrorBody = Static<typeof ErrorBodySchema>
 
-/** GET /api/login/config: the origins the page may post a code to (its opener's), and the OAuth ways in. */
+/** GET /api/login/config: the origins the page may post a code to (its opener's or parent's), and the OAuth ways in. */
 export const PageConfigSchema = Type.Object({
   allowedOrigins: Type.Array(Type.String()),
+  /** The page shows the login code on screen: only in demo and emulator mode (WECHAT_EMULATOR=1). */
+  showCode: Type.Boolean(),
   /** The website-QR popup (Open Platform) is available; open `webLoginUrl` + `&return_to=…`. */
   webLogin: Type.Boolean(),
   webLoginUrl: Type.Union([Type.String(), Type.Null()]),

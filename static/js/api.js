@@ -52,12 +52,20 @@ export async function fetchStatus (login) {
   return message
 }
 
-/** The origins the service lets receive a code (ALLOWED_ORIGINS); none when it cannot say. @returns {Promise<string[]>} */
-export function fetchAllowedOrigins () {
+/**
+ * What the page needs of GET /api/login/config: the origins the service lets receive a code
+ * (ALLOWED_ORIGINS) and whether the code may be shown on screen (demo mode). When the service
+ * cannot say: no origin, no code on screen.
+ * @returns {Promise<{ allowedOrigins: string[], showCode: boolean }>}
+ */
+export function fetchPageConfig () {
   return fetch(`${LOGIN_API}/config`)
-    .then((response) => response.ok ? response.json() : { allowedOrigins: [] })
-    .then((config) => Array.isArray(config.allowedOrigins) ? config.allowedOrigins.filter(/** @param {unknown} origin */ (origin) => typeof origin === 'string') : [])
-    .catch(() => [])
+    .then((response) => response.ok ? response.json() : {})
+    .then((config) => ({
+      allowedOrigins: Array.isArray(config.allowedOrigins) ? config.allowedOrigins.filter(/** @param {unknown} origin */ (origin) => typeof origin === 'string') : [],
+      showCode: config.showCode === true
+    }))
+    .catch(() => ({ allowedOrigins: [], showCode: false }))
 }
 
 /** @param {Response} response */

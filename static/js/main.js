@@ -8,7 +8,7 @@
  * ends in handOver() with a code. A refresh stops the current attempt and starts a new one.
  */
 import { ApiError, createLogin, fetchStatus } from './api.js'
-import { announce, loadAllowedOrigins } from './handoff.js'
+import { announce, loadPageConfig } from './handoff.js'
 import { Status } from './protocol.js'
 import { drawQr, isEmulatorQr, loadQrLibrary } from './qr.js'
 import { LABEL, TEXT, retryIn, wechatUnavailable } from './text.js'
@@ -27,7 +27,7 @@ const EXPIRY_GRACE_MS = 1500
 
 // Both load while the first login is created.
 loadQrLibrary()
-loadAllowedOrigins()
+loadPageConfig()
 
 /** @type {Attempt | null} */
 let current = null
@@ -38,10 +38,14 @@ function start () {
   current.run()
 }
 
-/** Any login method ends here: the code is shown and handed to the embedding site. @param {string} code */
+/**
+ * Any login method ends here: the code is handed to the embedding site, and shown on screen only
+ * in demo mode (on a real site it is the site's to redeem, not the visitor's to read).
+ * @param {string} code
+ */
 function handOver (code) {
   view.render(Status.confirmed, TEXT.confirmed)
-  view.showCode(code)
+  loadPageConfig().then((config) => { if (config.showCode) view.showCode(code) }, () => {})
   announce(code, view.root).then((told) => view.showOpenerTold(told), () => {})
 }
 
