@@ -6,7 +6,9 @@ import { isOurScene } from '../../src/login/tokens.js'
 import { createMessageCrypto } from '../../src/wechat/crypto.js'
 import { toWeChatMessage, type WeChatMessage } from '../../src/wechat/events.js'
 import { MalformedXml, MissingEchostr, NotAWeChatMessage, SignatureReused, withLog } from '../errors.js'
+import { confirmUrl } from '../../src/oauth/endpoints.js'
 import { openPush } from './encryption.js'
+import { confirmLinkText, passiveReply, textReplyXml } from './reply.js'
 import { signedRequestHook } from './signed-request.js'
 import { registerXmlParser } from './xml-body.js'
 
@@ -22,9 +24,10 @@ const SignedQuery = Type.Object({
 })
 
 /**
- * What the webhook answers, in every mode: "success" means "received, no passive reply", so WeChat
- * neither retries nor shows the user anything. It is not a passive reply, which is why it is never
- * encrypted, in safe mode included (WeChat's documentation allows it there too).
+ * What the webhook answers, unless a scan gets a passive reply (confirm mode): "success" means
+ * "received, no passive reply", so WeChat neither retries nor shows the user anything. It is not a
+ * passive reply, which is why it is never encrypted, in safe mode included (WeChat's documentation
+ * allows it there too).
  */
 const ACK = 'success'
 
@@ -79,8 +82,8 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/webhook', { schema: { querystring: SignedQuery }, config: WECHAT_FACING }, async (request, reply) => {
-    const { body } = openPush(request.body, request.query, messageCrypto, config.WECHAT_ALLOW_PLAINTEXT)
-    const message = toWeChatMessage(body)
+    const push = openPush(request.body, request.query, messageCrypto, config.WECHAT_ALLOW_PLAINTEXT)
+    const message = toWeChatMessage(push.body)
     if (message === null) throw new NotAWeChatMessage()
     // The signature does not cover a plaintext body: one signature, one body (retries resend the same).
     const claim = await drivers.signatureLedger.claim(String(request.query.signature), fingerprint(message), signatureTtlMs)
@@ -92,6 +95,11 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     const outcome = await drivers.scanQueue.enqueue(job, scanDedupKey(job))
     request.log.info({ scene: job.scene, event: job.event, outcome }, 'scan event received')
+    if (config.LOGIN_REQUIRE_CONFIRM) {
+      // Every delivery, retries ('duplicate') included: WeChat retries only what it did not get.
+      const answer = passiveReply(textReplyXml(message, confirmLinkText(confirmUrl(config, job.scene)), Date.now() / 1000), push, messageCrypto)
+      return reply.type(answer.contentType).send(answer.body)
+    }
     return reply.type('text/plain; charset=utf-8').send(ACK)
   })
 }
