@@ -57,5 +57,6 @@ console.log(`
   ${lanUrl === undefined ? '' : `On your LAN:    ${lanUrl}  (a phone on the same network can scan the QR)\n  `}Phone page:     the QR links to ${phoneBase ?? 'WeChat'}/scan?ticket=…
   WeChat OAuth:   ${local}/auth/wechat/authorize?flow=mp&scope=snsapi_userinfo&return_to=${encodeURIComponent(`${local}/`)}
   Website QR:     ${local}/auth/wechat/authorize?flow=web&return_to=${encodeURIComponent(`${local}/`)}
+  Confirm mode:   ${config.LOGIN_REQUIRE_CONFIRM ? 'on: after a scan the phone page shows the confirmation link' : 'off (LOGIN_REQUIRE_CONFIRM=1 npm run demo: confirm each login on the phone page)'}
   Exchange codes: curl -X POST ${local}/api/login/exchange -H 'authorization: Bearer ${apiKey}' -H 'content-type: application/json' -d '{"code":"…"}'
 `)

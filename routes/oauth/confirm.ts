@@ -56,9 +56,10 @@ const confirmRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { body: DecisionForm }
   }, async (request, reply) => {
     // The form is bound to this browser's cookie (SameSite=Lax: never sent with another site's
-    // POST); a page of another origin posting here is refused before that even matters.
+    // POST); a page of another origin posting here is refused before that even matters. Our own
+    // pages send "Origin: null" (their referrer policy is no-referrer): the cookie decides then.
     const origin = request.headers.origin
-    if (origin !== undefined && origin !== ownOrigin) {
+    if (origin !== undefined && origin !== 'null' && origin !== ownOrigin) {
       request.log.warn({ origin: origin.slice(0, 200) }, 'confirmation refused: posted from another origin')
       return sendRefusal(reply, 'foreign_browser')
     }
