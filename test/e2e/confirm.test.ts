@@ -115,6 +115,10 @@ for (const driver of DRIVERS) {
     const again = await decide(phone, app, formOf(page), 'confirm')
     t.equal(refusalOf(again.body), 'login_finished', 'a denied login cannot be confirmed afterwards')
     t.same(await statusOf(app, login), { type: 'status', status: 'denied', expiresIn: 0 }, 'no code, ever')
+    const logs = app.logs.join('\n')
+    for (const [name, value] of [['form', formOf(page)], ["victim's openid", victim], ['browser secret', login.secret]] as const) {
+      t.notOk(logs.includes(value) || logs.includes(encodeURIComponent(value)), `the ${name} is in no log line`)
+    }
   })
 }
 
