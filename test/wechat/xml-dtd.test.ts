@@ -1,6 +1,7 @@
 /**
  * hasDtdMarkup walks the markup in document order: a processing instruction, a comment or CDATA is
- * skipped whole, as the parser skips it, so none of them can hide a DOCTYPE that follows.
+ * read whole, as the parser reads it, so none of them can hide a DOCTYPE that follows; and a DOCTYPE
+ * inside a processing instruction is refused too.
  */
 import t from 'tap'
 import { hasDtdMarkup, parseXml, XmlError } from '../../src/wechat/xml.js'
@@ -25,7 +26,8 @@ t.test('a DOCTYPE after a processing instruction that opens a comment or CDATA i
 t.test('what the parser skips whole stays skipped', async (t) => {
   t.notOk(hasDtdMarkup(`<?xml version="1.0"?><xml><Content><![CDATA[${DOCTYPE}]]></Content></xml>`), 'a DOCTYPE quoted in CDATA')
   t.notOk(hasDtdMarkup(`<xml><!-- ${DOCTYPE} --><a>1</a></xml>`), 'or in a comment')
-  t.notOk(hasDtdMarkup(`<?pi ${DOCTYPE} ?><xml><a>1</a></xml>`), 'or inside a processing instruction')
+  t.ok(hasDtdMarkup(`<?pi ${DOCTYPE} ?><xml><a>1</a></xml>`), 'a declaration inside a processing instruction is refused all the same')
+  t.notOk(hasDtdMarkup('<?xml version="1.0" encoding="utf-8"?><xml><a>1</a></xml>'), 'the XML declaration is fine')
   t.notOk(hasDtdMarkup('<xml><a>1 < 2</a></xml>'), 'a bare "<" is not markup to refuse')
   t.ok(hasDtdMarkup(`<xml><a><![CDATA[x]]></a></xml>${DOCTYPE}`), 'after a closed CDATA the scan goes on')
   t.ok(hasDtdMarkup(`<xml><a><![CDATA[never closed ${DOCTYPE}`), 'an unterminated section hides nothing')
