@@ -8,6 +8,7 @@ import { isOurState, newBrowserId } from '../../src/oauth/state.js'
 import { DEFAULT_SCOPE } from '../../src/oauth/types.js'
 import { BearerHeaders } from '../login/schemas.js'
 import { ErrorBodySchema } from '../../src/wire/login.js'
+import { clientKey } from '../../src/util/client-key.js'
 import { rateLimited } from '../limits.js'
 import { backendOnly } from '../backend-only.js'
 import { ReauthorizeRequired } from '../errors.js'
@@ -50,7 +51,7 @@ const visitorRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/authorize', {
-    onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_OAUTH_PER_IP, key: (request) => `oauth-authorize:ip:${request.ip}` }),
+    onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_OAUTH_PER_IP, key: (request) => `oauth-authorize:ip:${clientKey(request.ip)}` }),
     schema: { querystring: AuthorizeQuery }
   }, async (request, reply) => {
     const { flow, display = 'page' } = request.query
@@ -75,7 +76,7 @@ const visitorRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/callback', {
-    onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_OAUTH_PER_IP, key: (request) => `oauth-callback:ip:${request.ip}` }),
+    onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_OAUTH_PER_IP, key: (request) => `oauth-callback:ip:${clientKey(request.ip)}` }),
     schema: { querystring: CallbackQuery }
   }, async (request, reply) => {
     const { state, code } = request.query
