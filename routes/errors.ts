@@ -58,16 +58,19 @@ export const MissingEchostr = define('missing_echostr', 400, 'webhook URL check 
 export const NotFound = define<[what: string]>('not_found', 404, '%s not found', { level: 'info' })
 export const InvalidGrant = define('invalid_grant', 400, 'exchange with an unknown or used code', { level: 'info' })
 export const Unauthorized = define('unauthorized', 401, 'request with a wrong or missing bearer key (API_KEY, METRICS_TOKEN)')
-export const ForbiddenOrigin = define('forbidden_origin', 403, 'login socket from a foreign origin refused')
+export const ForbiddenOrigin = define<[what: 'login socket' | 'login creation']>('forbidden_origin', 403, '%s from a foreign origin refused')
 export const RateLimited = define<[retryInSeconds: number]>('rate_limited', 429, 'Too many requests, retry in %s s', { publicMessage: true })
+export const QrBudgetExhausted = define<[retryInSeconds: number]>('qr_budget_exhausted', 503,
+  'No more logins today (RATE_LIMIT_QR_DAILY): retry in %s s, after midnight Beijing time', { publicMessage: true })
+export const TooManySockets = define<[limit: string]>('too_many_sockets', 429, 'login socket refused: %s')
 
 // The users API.
 export const ReauthorizeRequired = define('reauthorize_required', 409,
   'No usable WeChat authorization for this user: log them in again with snsapi_userinfo or snsapi_login', { level: 'info', publicMessage: true })
 
 // What the routes' services fail with: WeChat, and the state store.
-export const WeChatError = define<[api: string, errcode: number, advice: string]>('wechat_error', 502,
-  'WeChat %s returned errcode %s%s', { level: 'error', publicMessage: true })
+export const WeChatError = define<[api: string, errcode: number]>('wechat_error', 502,
+  'WeChat %s returned errcode %s', { level: 'error', publicMessage: true })
 export const WeChatUnreachable = define<[api: string, failure: string]>('wechat_unreachable', 502, 'WeChat %s: %s', { level: 'error', publicMessage: true })
 export const Unavailable = define<[options: { cause: unknown }]>('unavailable', 503, 'state store unavailable', { level: 'error' })
 export const InternalError = define<[options: { cause: unknown }]>('internal_error', 500, 'request failed', { level: 'error' })
@@ -127,15 +130,15 @@ export function errorBody (error: RouteError): ErrorReplyBody {
 }
 
 /**
- * The services' failures as route errors: WeChat's become 502s carrying its errcode (and what to
- * change), the state store's a 503. Anything else is not ours to name: null.
+ * The services' failures as route errors: WeChat's become 502s carrying its errcode, the state
+ * store's a 503. Anything else is not ours to name: null. What the operator should change (and
+ * WeChat's errmsg, which for 40164 names our server's IP) goes to the log only: the body reaches
+ * anonymous browsers.
  */
 export function fromServiceError (error: unknown): RouteError | null {
   if (error instanceof WeChatApiError) {
-    const advice = errcodeAdvice(error.errcode)
-    const failed = new WeChatError(error.api, error.errcode, advice === undefined ? '' : `: ${advice}`)
-    // errmsg is WeChat's own text (for 40164 it names the refused IP); never a secret.
-    const logFields = { api: error.api, errcode: error.errcode, errmsg: error.errmsg, rid: error.rid }
+    const failed = new WeChatError(error.api, error.errcode)
+    const logFields = { api: error.api, errcode: error.errcode, errmsg: error.errmsg, rid: error.rid, advice: errcodeAdvice(error.errcode) }
     return Object.assign(failed, { errcode: error.errcode, logFields })
   }
   if (error instanceof WeChatTransportError) {

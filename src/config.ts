@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
+import { unsafeConfigProblem } from './config-checks.js'
 import { oauthConfigProblem } from './oauth/settings.js'
 
 /** A string enum ajv reports as "must be equal to one of the allowed values", not as an anyOf of literals. */
@@ -63,6 +64,10 @@ export const ConfigSchema = Type.Object({
   API_KEY: SecretString('Bearer key of the application backend for /api/login/exchange', 16),
   LOGIN_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1, maximum: 2592000, description: 'QR and login lifetime; WeChat allows up to 30 days' }),
   LOGIN_CODE_TTL_SECONDS: Type.Integer({ default: 60, minimum: 5, maximum: 600 }),
+  LOGIN_REQUIRE_CONFIRM: Type.Boolean({
+    default: false,
+    description: 'A scan only shows "scanned": the scanner confirms on a page their phone opens (stops QR login hijacking)'
+  }),
   WEBHOOK_BODY_LIMIT: Type.Integer({ default: 65536, minimum: 1024, maximum: 1048576 }),
 
   TRUST_PROXY: Type.Optional(Type.String({
@@ -72,10 +77,19 @@ export const ConfigSchema = Type.Object({
     pattern: '^\\s*https?://[^,\\s]+(\\s*,\\s*https?://[^,\\s]+)*\\s*$',
     description: "Comma-separated origins allowed to open the login WebSocket (default: PUBLIC_URL's origin)"
   })),
-  RATE_LIMIT_QR_PER_IP: Type.Integer({ default: 20, minimum: 0, description: 'Logins created per IP per minute; 0 = off' }),
-  RATE_LIMIT_QR_GLOBAL: Type.Integer({ default: 1000, minimum: 0, description: 'Logins created per minute in all; 0 = off' }),
+  RATE_LIMIT_QR_PER_IP: Type.Integer({ default: 20, minimum: 0, description: 'Logins created per IP (IPv6: per /64) per minute; 0 = off' }),
+  RATE_LIMIT_QR_GLOBAL: Type.Integer({ default: 300, minimum: 0, description: 'Logins created per minute in all; 0 = off' }),
+  RATE_LIMIT_QR_DAILY: Type.Integer({
+    default: 90000,
+    minimum: 0,
+    description: "Logins created per day (Beijing time) in all, below WeChat's daily qrcode/create quota; 0 = off"
+  }),
   RATE_LIMIT_STATUS_PER_IP: Type.Integer({ default: 120, minimum: 0, description: 'Status polls per IP per minute; 0 = off' }),
   RATE_LIMIT_EXCHANGE_PER_KEY: Type.Integer({ default: 600, minimum: 0, description: 'Exchange attempts per API key per minute; 0 = off' }),
+  RATE_LIMIT_SOCKET_PER_IP: Type.Integer({ default: 60, minimum: 0, description: 'Login socket upgrades per IP (IPv6: per /64) per minute; 0 = off' }),
+  SOCKET_LIMIT_PER_IP: Type.Integer({ default: 32, minimum: 0, description: 'Open login sockets per IP (IPv6: per /64) on one instance; 0 = off' }),
+  SOCKET_LIMIT_PER_LOGIN: Type.Integer({ default: 4, minimum: 0, description: 'Open sockets watching one login on one instance; 0 = off' }),
+  SOCKET_LIMIT_PER_INSTANCE: Type.Integer({ default: 10000, minimum: 0, description: 'Open login sockets on one instance; 0 = off' }),
 
   LOG_LEVEL: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   RUN_WORKER: Type.Boolean({ default: true }),
@@ -162,8 +176,8 @@ export function loadConfig (env: Env = process.env): Config {
   if (config.WECHAT_EMULATOR_MODE !== 'plaintext' && config.WECHAT_ENCODING_AES_KEY === undefined) {
     throw new ConfigError(`WECHAT_EMULATOR_MODE=${config.WECHAT_EMULATOR_MODE} needs WECHAT_ENCODING_AES_KEY`)
   }
-  const oauthProblem = oauthConfigProblem(config)
-  if (oauthProblem !== null) throw new ConfigError(oauthProblem)
+  const problem = oauthConfigProblem(config) ?? unsafeConfigProblem(config)
+  if (problem !== null) throw new ConfigError(problem)
   return config
 }
 

@@ -30,7 +30,8 @@ const env: Record<string, string | undefined> = {
   WECHAT_EMULATOR: '1',
   WECHAT_APP_ID: 'wxdemo0000000000',
   WECHAT_APP_SECRET: 'demo-app-secret',
-  WECHAT_TOKEN: 'demotoken',
+  // Long and random, as a real one must be (a short one draws a warning at boot).
+  WECHAT_TOKEN: randomBytes(24).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 32),
   PUBLIC_URL: local,
   // The QR encodes the emulator's phone page: on the LAN address, so a real phone camera can open it.
   WECHAT_EMULATOR_PUBLIC_URL: lanUrl ?? local,
@@ -56,5 +57,6 @@ console.log(`
   ${lanUrl === undefined ? '' : `On your LAN:    ${lanUrl}  (a phone on the same network can scan the QR)\n  `}Phone page:     the QR links to ${phoneBase ?? 'WeChat'}/scan?ticket=…
   WeChat OAuth:   ${local}/auth/wechat/authorize?flow=mp&scope=snsapi_userinfo&return_to=${encodeURIComponent(`${local}/`)}
   Website QR:     ${local}/auth/wechat/authorize?flow=web&return_to=${encodeURIComponent(`${local}/`)}
+  Confirm mode:   ${config.LOGIN_REQUIRE_CONFIRM ? 'on: after a scan the phone page shows the confirmation link' : 'off (LOGIN_REQUIRE_CONFIRM=1 npm run demo: confirm each login on the phone page)'}
   Exchange codes: curl -X POST ${local}/api/login/exchange -H 'authorization: Bearer ${apiKey}' -H 'content-type: application/json' -d '{"code":"…"}'
 `)

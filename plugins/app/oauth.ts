@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { callbackUrl, authorizeUrl } from '../../src/oauth/endpoints.js'
+import { createConfirmPurpose } from '../../src/oauth/confirm-purpose.js'
 import { createLoginPurpose } from '../../src/oauth/login-purpose.js'
 import { createOAuthService } from '../../src/oauth/service.js'
 import { returnOrigins } from '../../src/oauth/settings.js'
@@ -16,6 +17,8 @@ declare module 'fastify' {
 
 /** A repeated callback waits at most this long for the first: under the server's 30 s requestTimeout. */
 const MAX_SETTLE_WAIT_MS = 25_000
+/** A confirmation link that beat its scan's job waits this long for it (the job takes milliseconds). */
+const CONFIRM_SCAN_WAIT_MS = 5000
 
 function createOAuth (fastify: FastifyInstance) {
   const { config, drivers, wechatHttp } = fastify
@@ -26,11 +29,21 @@ function createOAuth (fastify: FastifyInstance) {
     key = randomBytes(32)
     log.warn('TOKEN_ENC_KEY unset (emulator): a key made up for this process; users\' OAuth tokens do not survive a restart')
   }
+  const sealer = createSealer(key)
+  const confirmation = createConfirmPurpose({
+    store: drivers.loginStore,
+    bus: drivers.loginBus,
+    sealer,
+    codeTtlMs: config.LOGIN_CODE_TTL_SECONDS * 1000,
+    scanWaitMs: CONFIRM_SCAN_WAIT_MS,
+    log: log.child({ purpose: 'confirm' }),
+    onFinal: (status) => fastify.metrics.logins.inc({ status })
+  })
   const service = createOAuthService({
     states: drivers.oauthStateStore,
     userTokens: drivers.userTokenStore,
     sns: createSnsClient(wechatHttp),
-    sealer: createSealer(key),
+    sealer,
     apps: {
       mp: { flow: 'mp', appId: config.WECHAT_APP_ID, appSecret: config.WECHAT_APP_SECRET },
       web: config.WECHAT_OPEN_APP_ID === undefined || config.WECHAT_OPEN_APP_SECRET === undefined
@@ -38,7 +51,8 @@ function createOAuth (fastify: FastifyInstance) {
         : { flow: 'web', appId: config.WECHAT_OPEN_APP_ID, appSecret: config.WECHAT_OPEN_APP_SECRET }
     },
     purposes: {
-      login: createLoginPurpose({ loginStore: drivers.loginStore, codeTtlMs: config.LOGIN_CODE_TTL_SECONDS * 1000 })
+      login: createLoginPurpose({ loginStore: drivers.loginStore, codeTtlMs: config.LOGIN_CODE_TTL_SECONDS * 1000 }),
+      confirm: confirmation.page
     },
     openBase: () => fastify.endpoints.openBase,
     callbackUrl: callbackUrl(config),
@@ -51,6 +65,8 @@ function createOAuth (fastify: FastifyInstance) {
   return {
     ...service,
     returnOrigins: new Set(returnOrigins(config)),
+    /** Confirm on the phone (LOGIN_REQUIRE_CONFIRM): the confirmation page's checks and decisions. */
+    confirmation,
     /** Signs the browser-binding cookie: derived from TOKEN_ENC_KEY, never the encryption key itself. */
     cookieSecret: deriveKey(key, 'oauth cookie signing')
   }
@@ -59,4 +75,4 @@ function createOAuth (fastify: FastifyInstance) {
 /** WeChat OAuth2 (both flows), mounted only when OAuth is configured (src/oauth/settings.ts). */
 export default fp(async function oauthPlugin (fastify) {
   fastify.decorate('oauth', createOAuth(fastify))
-}, { name: 'oauth', fastify: '5.x', dependencies: ['config', 'endpoints', 'drivers', 'wechat'] })
+}, { name: 'oauth', fastify: '5.x', dependencies: ['config', 'metrics', 'endpoints', 'drivers', 'wechat'] })

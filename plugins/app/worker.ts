@@ -14,6 +14,7 @@ export default fp(async function workerPlugin (fastify) {
     bus: drivers.loginBus,
     wechat,
     codeTtlMs: config.LOGIN_CODE_TTL_SECONDS * 1000,
+    requireConfirm: config.LOGIN_REQUIRE_CONFIRM,
     log,
     onFinal: (status) => metrics.logins.inc({ status })
   })

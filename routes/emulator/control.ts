@@ -40,9 +40,10 @@ export function scanFailureStatus (error: EmulatorError): number {
 
 /**
  * Test and demo controls, without authentication: they exist only where the emulator is mounted,
- * and the emulator is never for production.
+ * and the emulator is never for production. Nothing here hands out a signature: the emulator signs
+ * with WECHAT_TOKEN, and a signed push or URL would be a forgery kit for any service sharing that token.
  */
-const control: FastifyPluginAsyncTypebox<{ emulator: Emulator }> = async (fastify, { emulator }) => {
+const control: FastifyPluginAsyncTypebox<{ emulator: Emulator, holdPhone?: (openid: string) => void }> = async (fastify, { emulator, holdPhone }) => {
   fastify.get('/counters', async () => emulator.counters)
 
   fastify.get('/faults', async () => ({ faults: emulator.faults.list() }))
@@ -87,11 +88,16 @@ const control: FastifyPluginAsyncTypebox<{ emulator: Emulator }> = async (fastif
     }
   })
 
-  /** The phone page's scan, for scripts: the push and the service's answer as JSON. */
+  /**
+   * The phone page's scan, for scripts: the service's status, the message the phone shows, the
+   * event's fields and mode. Not the signed URL, the body or a reply's MsgSignature.
+   */
   fastify.post('/scan', { schema: { body: ScanBody } }, async (request, reply) => {
     try {
       const { ticket, openid, mode } = request.body
-      return await emulator.scan(ticket, openid, mode === undefined ? {} : { mode })
+      const result = await emulator.scan(ticket, openid, mode === undefined ? {} : { mode })
+      holdPhone?.(openid)
+      return { status: result.status, reply: result.reply, push: { mode: result.push.mode, fields: result.push.fields } }
     } catch (error) {
       if (error instanceof EmulatorError) return reply.code(scanFailureStatus(error)).send({ error: error.code, message: error.message })
       throw error

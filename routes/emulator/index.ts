@@ -11,8 +11,9 @@ import type { Emulator } from '../../src/emulator/types.js'
 import { listeningOrigin } from '../../src/util/listening-url.js'
 import control, { scanFailureStatus } from './control.js'
 import { resultPage, scanPage, sendPage, type ScanOutcome } from './pages.js'
-import oauthEmulatorRoutes from './oauth.js'
+import oauthEmulatorRoutes, { oauthEmulatorFromConfig } from './oauth.js'
 import type { OAuthEmulator } from '../../src/emulator/oauth.js'
+import type { PhoneMessage } from '../../src/emulator/reply.js'
 
 export interface EmulatorPluginOptions {
   /** The emulator to serve; by default one is made from `fastify.config` and closed with the server. */
@@ -63,6 +64,10 @@ function emulatorFromConfig (fastify: FastifyInstance): Emulator {
 const emulatorRoutes: FastifyPluginAsyncTypebox<EmulatorPluginOptions> = async (fastify, options) => {
   const emulator = options.emulator ?? emulatorFromConfig(fastify)
   if (options.emulator === undefined) fastify.addHook('onClose', async () => emulator.close())
+  // Its OAuth side, when it has one: whoever scans holds the phone, so the confirmation link they
+  // receive opens WeChat's consent page as them.
+  const oauth = options.oauth ?? oauthEmulatorFromConfig(fastify, emulator) ?? undefined
+  const holdPhone = (openid: string) => { if (oauth !== undefined && emulator.users.some((user) => user.openid === openid)) oauth.setPhoneUser(openid) }
   // Injected latency must not hold the server's close.
   const closing = new AbortController()
   fastify.addHook('preClose', async () => closing.abort())
@@ -138,15 +143,19 @@ const emulatorRoutes: FastifyPluginAsyncTypebox<EmulatorPluginOptions> = async (
     }
     const before = emulator.users.find((user) => user.openid === openid)
     let outcome: ScanOutcome
+    let message: PhoneMessage | undefined
     let status = 200
     try {
       // An unknown mode is refused by the emulator (unsupported_mode → 400), not silently replaced.
       const result = await emulator.scan(ticket, openid, mode === undefined || mode === '' ? {} : { mode: mode as PushMode })
+      holdPhone(openid)
       const event = result.push.fields.Event === 'subscribe' ? 'subscribe (first follow)' : 'SCAN (already following)'
       const accepted = result.status === 200
+      message = result.reply
+      const answer = result.reply.kind === 'none' ? (result.body === '' ? '(empty answer)' : result.body.slice(0, 200)) : 'a passive reply (above)'
       outcome = {
         ok: accepted,
-        heading: accepted ? `Pushed to the service: ${result.body === '' ? '(empty answer)' : result.body.slice(0, 200)}` : `The service answered HTTP ${result.status}`,
+        heading: accepted ? `Pushed to the service: ${answer}` : `The service answered HTTP ${result.status}`,
         detail: `${before?.nickname ?? openid} scanned; event ${event}, ${result.push.mode} mode.${accepted ? '' : ` Answer: ${result.body.slice(0, 500)}`}`
       }
     } catch (error) {
@@ -154,11 +163,11 @@ const emulatorRoutes: FastifyPluginAsyncTypebox<EmulatorPluginOptions> = async (
       status = scanFailureStatus(error)
       outcome = { ok: false, heading: 'Scan failed', detail: error.message }
     }
-    return sendPage(reply, status, resultPage(outcome, ticket))
+    return sendPage(reply, status, resultPage(outcome, ticket, message))
   })
 
-  await fastify.register(control, { emulator, prefix: '/_control' })
-  await fastify.register(oauthEmulatorRoutes, { emulator, oauth: options.oauth })
+  await fastify.register(control, { emulator, holdPhone, prefix: '/_control' })
+  await fastify.register(oauthEmulatorRoutes, { emulator, oauth })
 }
 
 export default emulatorRoutes

@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify'
 import type { PushMode } from '../../src/emulator/push.js'
+import { BROKEN_REPLY_TEXT, type PhoneMessage } from '../../src/emulator/reply.js'
 import type { QrCodeRecord } from '../../src/emulator/qrcodes.js'
 import type { TestUser } from '../../src/emulator/users.js'
 import { escapeHtml } from '../../src/html.js'
@@ -35,6 +36,8 @@ button{display:block;width:100%;border:0;border-radius:8px;padding:14px;font-siz
 button.secondary{background:#f2f2f2;color:#191919}
 .ok{color:#06ad56}.bad{color:#fa5151}
 a{color:#576b95}
+.bubble{background:#95ec69;border-radius:8px;padding:10px 12px;white-space:pre-wrap;overflow-wrap:anywhere}
+.bubble.broken{background:#fff;border:1px solid #eee;color:#888}
 footer{color:#999;font-size:12px;text-align:center;padding:8px 12px 24px}
 `
 
@@ -127,10 +130,37 @@ export interface ScanOutcome {
   detail: string
 }
 
-/** After "Scan": what the service answered to the push, or why nothing was pushed. */
-export function resultPage (outcome: ScanOutcome, ticket: string | undefined): string {
+const LINK = /<a href="(https?:\/\/[^"<>]+)">([^<]*)<\/a>/g
+
+/** A text message as WeChat shows it: plain text, and its <a href> links (http and https only) as links. */
+function messageHtml (content: string): string {
+  let html = ''
+  let at = 0
+  for (const match of content.matchAll(LINK)) {
+    html += escapeHtml(content.slice(at, match.index))
+    html += `<a href="${escapeHtml(match[1] ?? '')}" id="message-link">${escapeHtml(match[2] ?? '')}</a>`
+    at = match.index + match[0].length
+  }
+  return html + escapeHtml(content.slice(at))
+}
+
+/** The account's message on the phone after the scan, if the service sent one (a passive reply). */
+function phoneMessage (message: PhoneMessage | undefined): string {
+  if (message === undefined || message.kind === 'none') return ''
+  const bubble = message.kind === 'text'
+    ? `<p class="bubble">${messageHtml(message.content)}</p>`
+    : `<p class="bubble broken">${escapeHtml(BROKEN_REPLY_TEXT)}</p>\n<p class="bad">The service's reply cannot be shown: ${escapeHtml(message.reason)}.</p>`
+  return `<section class="card">
+<h1>Message from the Official Account · 公众号消息</h1>
+${bubble}
+</section>
+`
+}
+
+/** After "Scan": what the service answered to the push (and the message the phone shows), or why nothing was pushed. */
+export function resultPage (outcome: ScanOutcome, ticket: string | undefined, message?: PhoneMessage): string {
   const back = ticket === undefined ? '' : `<p><a href="scan?ticket=${encodeURIComponent(ticket)}">Back to the scan page</a></p>`
-  return layout(`${outcome.ok ? 'Scanned' : 'Not scanned'} · WeChat emulator`, `<section class="card">
+  return layout(`${outcome.ok ? 'Scanned' : 'Not scanned'} · WeChat emulator`, `${phoneMessage(message)}<section class="card">
 <h1 class="${outcome.ok ? 'ok' : 'bad'}">${escapeHtml(outcome.heading)}</h1>
 <p>${escapeHtml(outcome.detail)}</p>
 ${back}

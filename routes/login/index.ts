@@ -1,41 +1,79 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import {
-  CreatedLoginSchema, ErrorBodySchema, ExchangeBodySchema, IdentitySchema, PageConfigSchema, StatusMessageSchema
+  CloseCode, CreatedLoginSchema, ErrorBodySchema, ExchangeBodySchema, IdentitySchema, PageConfigSchema, StatusMessageSchema
 } from '../../src/wire/login.js'
 import { BearerHeaders, StatusQuery, bearerToken } from './schemas.js'
+import type { FastifyRequest } from 'fastify'
 import { allowedOrigins } from '../../src/config.js'
-import { ForbiddenOrigin, InvalidGrant, NotFound, withLog } from '../errors.js'
+import { clientKey } from '../../src/util/client-key.js'
+import { ForbiddenOrigin, InvalidGrant, NotFound, TooManySockets, withLog } from '../errors.js'
 import { oauthPageConfig } from '../../src/oauth/settings.js'
 import { rateLimited } from '../limits.js'
 import { backendOnly } from '../backend-only.js'
 import { loginLogKey } from '../../src/login/log-key.js'
+import { dailyQrBudget } from './qr-budget.js'
+import { createSocketLimits } from './socket-limits.js'
 import { watchLogin } from './socket.js'
 
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
   const { logins, config, metrics } = fastify
-  const origins = new Set(allowedOrigins(config))
+  // Our own page's, and the sites' that use the login from their pages (ALLOWED_ORIGINS).
+  const origins = new Set([new URL(config.PUBLIC_URL).origin, ...allowedOrigins(config)])
+  const socketLimits = createSocketLimits({
+    perInstance: config.SOCKET_LIMIT_PER_INSTANCE,
+    perClient: config.SOCKET_LIMIT_PER_IP,
+    perLogin: config.SOCKET_LIMIT_PER_LOGIN
+  })
+
+  /**
+   * A browser page of another site must not use the login through its visitors' browsers. Clients
+   * that send no Origin are not browsers (a browser sends one with every POST and every upgrade).
+   */
+  function checkOrigin (what: 'login socket' | 'login creation') {
+    return async function allowedOrigin (request: FastifyRequest): Promise<void> {
+      const origin = request.headers.origin
+      if (origin !== undefined && !origins.has(origin)) throw withLog(new ForbiddenOrigin(what), { origin: origin.slice(0, 200) })
+    }
+  }
 
   fastify.post('/qr', {
-    // Each login costs WeChat quota (qrcode/create): per visitor, and for the whole deployment.
-    onRequest: rateLimited(fastify,
-      { max: config.RATE_LIMIT_QR_PER_IP, key: (request) => `qr:ip:${request.ip}` },
-      { max: config.RATE_LIMIT_QR_GLOBAL, key: () => 'qr:all' }),
+    // Each login costs WeChat quota (qrcode/create): per visitor (IPv6: per /64), for the whole
+    // deployment per minute, and per Beijing day, below WeChat's daily quota.
+    onRequest: [
+      checkOrigin('login creation'),
+      rateLimited(fastify,
+        { max: config.RATE_LIMIT_QR_PER_IP, key: (request) => `qr:ip:${clientKey(request.ip)}` },
+        { max: config.RATE_LIMIT_QR_GLOBAL, key: () => 'qr:all' }),
+      dailyQrBudget(fastify, { max: config.RATE_LIMIT_QR_DAILY })
+    ],
     schema: {
       summary: 'Create a login: its QR code, and the secret only this page will hold',
       tags: ['login'],
-      response: { 201: CreatedLoginSchema, 429: ErrorBodySchema, 502: ErrorBodySchema, 503: ErrorBodySchema }
+      response: { 201: CreatedLoginSchema, 403: ErrorBodySchema, 429: ErrorBodySchema, 502: ErrorBodySchema, 503: ErrorBodySchema }
     }
   }, async (request, reply) => {
-    const created = await logins.create()
+    const created = await logins.create({
+      ip: request.ip,
+      ...(request.headers.origin === undefined ? {} : { origin: request.headers.origin }),
+      ...(request.headers['user-agent'] === undefined ? {} : { userAgent: request.headers['user-agent'] })
+    })
     metrics.loginsCreated.inc()
     request.log.info({ login: loginLogKey(created.scene) }, 'login created')
     return reply.code(201).header('cache-control', 'no-store').send(created)
   })
 
-  /** Public: the page posts a code only to an opener on one of these origins. */
+  /**
+   * Public: the page posts a code only to an opener or a parent frame on one of these origins, and
+   * shows it on screen only where WeChat is emulated (a code on screen is a code anyone behind the
+   * visitor can read, and redeem through the site's backend).
+   */
   fastify.get('/config', {
     schema: { summary: 'What the page needs: the origins it may post a code to, the OAuth ways in', tags: ['login'], response: { 200: PageConfigSchema } }
-  }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({ allowedOrigins: [...origins], ...oauthPageConfig(config) }))
+  }, async (_request, reply) => reply.header('cache-control', 'public, max-age=300').send({
+    allowedOrigins: [...origins],
+    showCode: fastify.endpoints.emulated,
+    ...oauthPageConfig(config)
+  }))
 
   fastify.get('/ws', {
     websocket: true,
@@ -47,18 +85,29 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 101: { description: 'Switching Protocols', type: 'null' }, 403: ErrorBodySchema }
     },
     // Before the upgrade: a page of another site must not watch logins through a visitor's browser
-    // (cross-site WebSocket hijacking). Clients that send no Origin are not browsers.
-    preValidation: async (request) => {
-      const origin = request.headers.origin
-      if (origin !== undefined && !origins.has(origin)) throw withLog(new ForbiddenOrigin(), { origin })
-    }
+    // (cross-site WebSocket hijacking); upgrades are limited per client, and so are open sockets.
+    preValidation: [
+      checkOrigin('login socket'),
+      rateLimited(fastify, { max: config.RATE_LIMIT_SOCKET_PER_IP, key: (request) => `socket:ip:${clientKey(request.ip)}` }),
+      async (request) => {
+        const refusal = socketLimits.refusal(clientKey(request.ip))
+        if (refusal !== null) throw withLog(new TooManySockets(refusal), { limit: refusal })
+      }
+    ]
   }, (socket, request) => {
-    watchLogin(fastify, socket, request)
+    const release = socketLimits.admit(clientKey(request.ip))
+    if (release === null) {
+      // A cap filled between the check and the upgrade.
+      socket.close(CloseCode.tooManySockets, 'too many sockets')
+      return
+    }
+    socket.once('close', release)
+    watchLogin(fastify, socket, request, socketLimits)
   })
 
   /** The polling fallback: the same status object the socket pushes. */
   fastify.get('/status', {
-    onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_STATUS_PER_IP, key: (request) => `status:ip:${request.ip}` }),
+    onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_STATUS_PER_IP, key: (request) => `status:ip:${clientKey(request.ip)}` }),
     schema: {
       summary: 'The login\'s status: the polling fallback of the socket',
       tags: ['login'],

@@ -6,6 +6,7 @@ import { isFinal, statusMessage } from '../../src/login/status.js'
 import {
   CloseCode, SubscribeMessageSchema, type SocketCloseCode, type SocketError, type StatusMessage, type SubscribeMessage
 } from '../../src/wire/login.js'
+import type { Release, SocketLimits } from './socket-limits.js'
 
 export const SUBSCRIBE_TIMEOUT_MS = 10_000
 /** A socket that misses one ping interval's pong is dead (a phone that lost its network): dropped. */
@@ -20,7 +21,7 @@ const subscribeMessage = TypeCompiler.Compile(SubscribeMessageSchema)
  * subscribe in the same tick as the upgrade); the state comes from the store after the bus
  * subscription is live, so no change can fall between the read and the subscription.
  */
-export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request: FastifyRequest): void {
+export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request: FastifyRequest, limits?: Pick<SocketLimits, 'watch'>): void {
   const { logins, drivers, metrics } = fastify
   const log = request.log
   let subscribed = false
@@ -33,6 +34,7 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
   let credentials: SubscribeMessage | null = null
   /** When the webhook received the scan behind the change being read, if a bus message said: times the push. */
   let scanReceivedAt: number | undefined
+  let releaseLogin: Release | null = null
 
   const subscribeTimer = setTimeout(() => close(CloseCode.subscribeTimeout, 'subscribe timeout'), SUBSCRIBE_TIMEOUT_MS)
   let answeredPing = true
@@ -68,6 +70,14 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
   socket.on('error', (error) => log.warn({ err: error }, 'login socket error'))
 
   async function start (scene: string): Promise<void> {
+    // The secret first: a stranger's guesses cost one read each, never a Redis subscription.
+    if (!await knownLogin()) return
+    releaseLogin = limits?.watch(scene) ?? null
+    if (limits !== undefined && releaseLogin === null) {
+      send({ type: 'error', error: 'too_many_sockets' })
+      close(CloseCode.tooManySockets, 'too many sockets on this login')
+      return
+    }
     const remove = await drivers.loginBus.subscribe(scene, (receivedAt) => {
       scanReceivedAt = receivedAt ?? scanReceivedAt
       refresh().catch(fail)
@@ -96,6 +106,21 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
     return refreshing
   }
 
+  /** Whether the subscribe names a login and its secret; closes the socket (4404) when not. */
+  async function knownLogin (): Promise<boolean> {
+    if (credentials === null) return false
+    const record = await logins.authorized(credentials.scene, credentials.secret)
+    if (closed) return false
+    if (record === null) refuseUnknown()
+    return record !== null
+  }
+
+  /** Unknown scene and wrong secret alike. */
+  function refuseUnknown (): void {
+    send({ type: 'error', error: 'not_found' })
+    close(CloseCode.notFound, 'not found')
+  }
+
   async function pushCurrentState (): Promise<void> {
     if (closed || credentials === null) return
     const receivedAt = scanReceivedAt
@@ -103,8 +128,7 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
     const record = await logins.authorized(credentials.scene, credentials.secret)
     if (closed) return
     if (record === null) {
-      send({ type: 'error', error: 'not_found' })
-      close(CloseCode.notFound, 'not found')
+      refuseUnknown()
       return
     }
     const now = Date.now()
@@ -153,6 +177,8 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
     clearInterval(heartbeat)
     if (expiryTimer !== null) clearTimeout(expiryTimer)
     expiryTimer = null
+    releaseLogin?.()
+    releaseLogin = null
     const remove = unsubscribe
     unsubscribe = null
     remove?.().catch((error: unknown) => log.warn({ err: error }, 'unsubscribe failed'))

@@ -8,16 +8,15 @@ import { isOurState, newBrowserId } from '../../src/oauth/state.js'
 import { DEFAULT_SCOPE } from '../../src/oauth/types.js'
 import { BearerHeaders } from '../login/schemas.js'
 import { ErrorBodySchema } from '../../src/wire/login.js'
+import { clientKey } from '../../src/util/client-key.js'
 import { rateLimited } from '../limits.js'
 import { backendOnly } from '../backend-only.js'
 import { ReauthorizeRequired } from '../errors.js'
-import { POPUP_CSP, popupPage, sendPage, sendRefusal } from './pages.js'
+import { FORM_CSP, POPUP_CSP, popupPage, sendPage, sendRefusal } from './pages.js'
+import { confirmPage } from './confirm-pages.js'
+import confirmRoutes from './confirm.js'
+import { BROWSER_COOKIE, browserCookieOptions, browserIdOf } from './browser-cookie.js'
 import { AuthorizeQuery, CallbackQuery, FreshProfile, ProfileBody, htmlPage, redirect } from './schemas.js'
-
-/** The browser-binding cookie: a random id, signed, sent back only to /auth/wechat. */
-export const BROWSER_COOKIE = 'wql_oauth_browser'
-/** The cookie outlives the state it binds by this much, so a callback at the state's last second still has it. */
-const COOKIE_GRACE_SECONDS = 60
 
 /**
  * WeChat OAuth2: the visitor's side (/auth/wechat: authorize, callback; HTML pages, the cookie) and
@@ -32,14 +31,7 @@ const visitorRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   const { oauth, config } = fastify
   // In this scope only: no other route parses cookies.
   await fastify.register(cookie, { secret: oauth.cookieSecret, hook: 'onRequest' })
-  const cookieOptions = {
-    signed: true,
-    httpOnly: true,
-    sameSite: 'lax' as const,
-    secure: config.PUBLIC_URL.startsWith('https:'),
-    path: '/auth/wechat',
-    maxAge: config.OAUTH_STATE_TTL_SECONDS + COOKIE_GRACE_SECONDS
-  }
+  const cookieOptions = browserCookieOptions(config)
 
   /** The visitor sees pages here, not JSON: every refusal and failure is one. */
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
@@ -58,15 +50,8 @@ const visitorRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     return sendRefusal(reply, 'internal_error')
   })
 
-  function browserIdOf (request: FastifyRequest): string | null {
-    const signed = request.cookies[BROWSER_COOKIE]
-    if (signed === undefined) return null
-    const { valid, value } = request.unsignCookie(signed)
-    return valid ? value : null
-  }
-
   fastify.get('/authorize', {
-    onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_OAUTH_PER_IP, key: (request) => `oauth-authorize:ip:${request.ip}` }),
+    onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_OAUTH_PER_IP, key: (request) => `oauth-authorize:ip:${clientKey(request.ip)}` }),
     schema: {
       summary: 'Start an OAuth login: sets the browser cookie and redirects to WeChat',
       tags: ['oauth'],
@@ -96,7 +81,7 @@ const visitorRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/callback', {
-    onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_OAUTH_PER_IP, key: (request) => `oauth-callback:ip:${request.ip}` }),
+    onRequest: rateLimited(fastify, { max: config.RATE_LIMIT_OAUTH_PER_IP, key: (request) => `oauth-callback:ip:${clientKey(request.ip)}` }),
     schema: {
       summary: 'WeChat\'s redirect_uri: back to return_to with a login code, or the popup\'s page',
       tags: ['oauth'],
@@ -118,10 +103,15 @@ const visitorRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     logAnswer(request, answer)
     return sendAnswer(reply, answer)
   })
+
+  // Confirm on the phone: its link and its form, in this scope (the cookie, the refusal pages).
+  if (config.LOGIN_REQUIRE_CONFIRM) await fastify.register(confirmRoutes)
 }
 
 function logAnswer (request: FastifyRequest, answer: CallbackAnswer): void {
-  if (answer.kind !== 'refused') {
+  if (answer.kind === 'confirm_page') {
+    request.log.info({ answer: answer.kind }, 'OAuth confirmation page shown')
+  } else if (answer.kind !== 'refused') {
     request.log.info({ answer: answer.kind }, 'OAuth login code issued')
   } else if (answer.reason === 'foreign_browser') {
     // Someone else's state in this browser: a login CSRF attempt, or a link shared between devices.
@@ -137,6 +127,8 @@ function sendAnswer (reply: FastifyReply, answer: CallbackAnswer): FastifyReply 
       return reply.header('cache-control', 'no-store').redirect(answer.location, 302)
     case 'post_message':
       return sendPage(reply, 200, popupPage(answer), POPUP_CSP)
+    case 'confirm_page':
+      return sendPage(reply, 200, confirmPage(answer), FORM_CSP)
     case 'refused':
       return sendRefusal(reply, answer.reason, {
         ...(answer.errcode === undefined ? {} : { errcode: answer.errcode }),

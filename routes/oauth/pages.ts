@@ -99,6 +99,34 @@ const TEXT: Readonly<Record<PageReason, PageText>> = {
     zhDetail: '请稍后重试。',
     enDetail: 'Please try again in a moment.'
   },
+  not_your_scan: {
+    status: 403,
+    zh: '这不是你扫码的登录',
+    en: 'This is not a login you scanned',
+    zhDetail: '只有扫描该二维码的人可以确认登录。如果链接是别人发给你的，请忽略它。',
+    enDetail: 'Only the person who scanned the QR code can confirm this login. If someone sent you this link, ignore it.'
+  },
+  login_finished: {
+    status: 409,
+    zh: '该登录已处理',
+    en: 'This login was already decided',
+    zhDetail: '它已被确认或拒绝，无需再操作。',
+    enDetail: 'It was already confirmed or denied: there is nothing left to do.'
+  },
+  login_expired: {
+    status: 410,
+    zh: '二维码已过期',
+    en: 'The QR code has expired',
+    zhDetail: '请在网站上刷新二维码，重新扫码。',
+    enDetail: 'Refresh the QR code on the website and scan it again.'
+  },
+  scan_not_seen: {
+    status: 409,
+    zh: '尚未收到你的扫码',
+    en: 'Your scan has not arrived yet',
+    zhDetail: '请稍候片刻，再打开一次。',
+    enDetail: 'Wait a moment, then open it again.'
+  },
   bad_request: {
     status: 400,
     zh: '登录请求无效',
@@ -155,7 +183,11 @@ h1{font-size:20px;margin:0 0 4px}
 h2{font-size:16px;font-weight:400;color:#555;margin:0 0 12px}
 p{margin:8px 0;overflow-wrap:anywhere}
 .muted{color:#888;font-size:13px}
-a.button{display:block;text-align:center;border-radius:8px;padding:12px;margin-top:16px;background:#07c160;color:#fff;text-decoration:none;font-weight:600}`
+a.button{display:block;text-align:center;border-radius:8px;padding:12px;margin-top:16px;background:#07c160;color:#fff;text-decoration:none;font-weight:600}
+button{display:block;width:100%;border:0;border-radius:8px;padding:12px;margin-top:12px;font:inherit;font-weight:600;background:#07c160;color:#fff}
+button.secondary{background:#f2f2f2;color:#191919}
+dl{margin:12px 0}dt{color:#888;font-size:13px;margin-top:8px}dd{margin:0;overflow-wrap:anywhere}
+.warn{color:#a15c00}`
 
 /** Reads the page's data block, tells the opener (at the return_to origin only) and closes; without an opener it goes to return_to. */
 const POPUP_SCRIPT = `(function () {
@@ -178,8 +210,10 @@ export const POPUP_SCRIPT_HASH = cspHash(POPUP_SCRIPT)
 const BASE_CSP = `default-src 'none'; style-src ${STYLE_HASH}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
 export const PAGE_CSP = BASE_CSP
 export const POPUP_CSP = `${BASE_CSP}; script-src ${POPUP_SCRIPT_HASH}`
+/** A page with a form that posts back to us (the confirmation page): still no script at all. */
+export const FORM_CSP = BASE_CSP.replace("form-action 'none'", "form-action 'self'")
 
-function layout (title: string, body: string, extraHead = ''): string {
+export function layout (title: string, body: string, extraHead = ''): string {
   return `<!doctype html>
 <html lang="zh-CN">
 <head>

@@ -8,7 +8,9 @@ import { createMessageCrypto } from '../../src/wechat/crypto.js'
 import { toWeChatMessage, type WeChatMessage } from '../../src/wechat/events.js'
 import { ErrorBodySchema } from '../../src/wire/login.js'
 import { MalformedXml, MissingEchostr, NotAWeChatMessage, SignatureReused, withLog } from '../errors.js'
+import { confirmUrl } from '../../src/oauth/endpoints.js'
 import { openPush } from './encryption.js'
+import { confirmLinkText, passiveReply, textReplyXml } from './reply.js'
 import { signedRequestHook } from './signed-request.js'
 import { registerXmlParser } from './xml-body.js'
 
@@ -24,9 +26,10 @@ const SignedQuery = Type.Object({
 })
 
 /**
- * What the webhook answers, in every mode: "success" means "received, no passive reply", so WeChat
- * neither retries nor shows the user anything. It is not a passive reply, which is why it is never
- * encrypted, in safe mode included (WeChat's documentation allows it there too).
+ * What the webhook answers, unless a scan gets a passive reply (confirm mode): "success" means
+ * "received, no passive reply", so WeChat neither retries nor shows the user anything. It is not a
+ * passive reply, which is why it is never encrypted, in safe mode included (WeChat's documentation
+ * allows it there too).
  */
 const ACK = 'success'
 
@@ -34,6 +37,11 @@ const ACK = 'success'
 function fingerprint (message: WeChatMessage): string {
   const fields = Object.entries(message).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   return createHash('sha256').update(JSON.stringify(fields)).digest('hex')
+}
+
+/** A URL check's: never equal to a push's, so its signature cannot carry a push. */
+function urlCheckFingerprint (echostr: string): string {
+  return createHash('sha256').update(JSON.stringify([['url-check', echostr]])).digest('hex')
 }
 
 /** WeChat reads only the status of a refusal: Fastify's own refusals here carry their code alone. */
@@ -68,7 +76,10 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
     throw error
   })
 
-  /** The URL check of the WeChat console: echo `echostr` once the signature matched (every mode). */
+  /**
+   * The URL check of the WeChat console: echo `echostr` once the signature matched (every mode).
+   * Its signature enters the ledger too: a URL check seen in a log must not be replayed as a push.
+   */
   fastify.get('/webhook', {
     schema: {
       summary: 'WeChat\'s URL check: echoes echostr when the signature matches',
@@ -80,6 +91,8 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { echostr } = request.query
     if (echostr === undefined) throw new MissingEchostr()
+    const claim = await drivers.signatureLedger.claim(String(request.query.signature), urlCheckFingerprint(echostr), signatureTtlMs)
+    if (claim === 'different') throw new SignatureReused()
     request.outcome = 'verified'
     return reply.type('text/plain; charset=utf-8').send(echostr)
   })
@@ -99,8 +112,8 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     config: WECHAT_FACING
   }, async (request, reply) => {
-    const { body } = openPush(request.body, request.query, messageCrypto, config.WECHAT_ALLOW_PLAINTEXT)
-    const message = toWeChatMessage(body)
+    const push = openPush(request.body, request.query, messageCrypto, config.WECHAT_ALLOW_PLAINTEXT)
+    const message = toWeChatMessage(push.body)
     if (message === null) throw new NotAWeChatMessage()
     // The signature does not cover a plaintext body: one signature, one body (retries resend the same).
     const claim = await drivers.signatureLedger.claim(String(request.query.signature), fingerprint(message), signatureTtlMs)
@@ -115,6 +128,11 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
     const outcome = await drivers.scanQueue.enqueue(job, scanDedupKey(job))
     request.outcome = outcome
     request.log.info({ login: loginLogKey(job.scene), event: job.event, outcome }, 'scan event received')
+    if (config.LOGIN_REQUIRE_CONFIRM) {
+      // Every delivery, retries ('duplicate') included: WeChat retries only what it did not get.
+      const answer = passiveReply(textReplyXml(message, confirmLinkText(confirmUrl(config, job.scene)), Date.now() / 1000), push, messageCrypto)
+      return reply.type(answer.contentType).send(answer.body)
+    }
     return reply.type('text/plain; charset=utf-8').send(ACK)
   })
 }

@@ -3,6 +3,7 @@ import { request, type Dispatcher } from 'undici'
 import type { MessageCrypto } from '../wechat/crypto.js'
 import { wechatSignature } from '../wechat/signature.js'
 import { EmulatorError } from './errors.js'
+import { readPassiveReply, type PhoneMessage } from './reply.js'
 
 /** Strings go out in CDATA, numbers (CreateTime, MsgId as bigint) bare, as WeChat writes them. */
 export type PushFields = Readonly<Record<string, string | number | bigint>>
@@ -38,6 +39,8 @@ export interface PushResult {
   /** The webhook's answer body ("success" when it took the event). */
   body: string
   push: WeChatPush
+  /** What the user's phone shows for the answer (a passive reply's text), read as WeChat reads it. */
+  reply: PhoneMessage
 }
 
 const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]*$/
@@ -94,7 +97,7 @@ export function buildPush (webhookUrl: string, { token, openid, nowMs, mode, cry
 }
 
 /** POSTs a push like WeChat does: text/xml, and no answer within the deadline counts as a failure. */
-export async function sendPush (push: WeChatPush, { dispatcher, timeoutMs }: { dispatcher: Dispatcher, timeoutMs: number }): Promise<PushResult> {
+export async function sendPush (push: WeChatPush, { dispatcher, timeoutMs, crypto }: { dispatcher: Dispatcher, timeoutMs: number, crypto: MessageCrypto | null }): Promise<PushResult> {
   const target = push.url.split('?')[0]
   try {
     const response = await request(push.url, {
@@ -105,7 +108,9 @@ export async function sendPush (push: WeChatPush, { dispatcher, timeoutMs }: { d
       body: push.body
     })
     const body = await response.body.text()
-    return { status: response.statusCode, body, push }
+    // WeChat reads a reply only from a 200; anything else is a failed delivery, not a message.
+    const reply: PhoneMessage = response.statusCode === 200 ? readPassiveReply(body, { fields: push.fields, encrypted: push.mode !== 'plaintext', encryptedOnly: push.mode === 'safe', crypto }) : { kind: 'none' }
+    return { status: response.statusCode, body, push, reply }
   } catch (error) {
     const name = (error as Error).name
     const reason = name === 'TimeoutError' || name === 'AbortError'

@@ -57,7 +57,7 @@ export function createPusher ({ token, webhookUrl, mode: defaultMode, modes, cry
     async send (push) {
       onSend()
       dispatcher ??= new Agent({ keepAliveTimeout: 10_000 })
-      return sendPush(push, { dispatcher, timeoutMs: pushTimeoutMs })
+      return sendPush(push, { dispatcher, timeoutMs: pushTimeoutMs, crypto })
     },
 
     async close () {

@@ -62,6 +62,15 @@ export function scanDedupKey (job: Pick<ScanJob, 'openid' | 'createTime' | 'even
 /** Longer than WeChat's whole retry span, so a late retry after completion is still recognised. */
 export const DEDUP_TTL_MS = 120_000
 
+/**
+ * How long a scan's dedup key lives: WeChat's retry span, and at least the window in which the
+ * webhook accepts a push's timestamp (WECHAT_TIMESTAMP_TOLERANCE_SECONDS either side of our clock),
+ * so a captured push replayed at the window's last second still finds its key.
+ */
+export function scanDedupTtlMs (timestampToleranceSeconds: number): number {
+  return Math.max(DEDUP_TTL_MS, 2 * timestampToleranceSeconds * 1000)
+}
+
 export const JOB_ATTEMPTS = 5
 export const JOB_BACKOFF_MS = 200
 
@@ -77,7 +86,7 @@ export interface QueueCounts {
 }
 
 export interface JobQueue<T> {
-  /** 'duplicate' when a job with the same key was added within DEDUP_TTL_MS. */
+  /** 'duplicate' when a job with the same key was added within the queue's dedup TTL (scanDedupTtlMs). */
   enqueue (job: T, dedupKey: string): Promise<'queued' | 'duplicate'>
   counts (): Promise<QueueCounts>
   close (): Promise<void>

@@ -12,6 +12,11 @@ export interface ScanProcessorOptions {
   bus: LoginBus
   wechat: Pick<WeChatClient, 'userInfo'>
   codeTtlMs: number
+  /**
+   * LOGIN_REQUIRE_CONFIRM: the scan stops at `scanned`; the scanner confirms (or denies) on the
+   * phone's confirmation page, which issues the code (src/login/confirmation.ts).
+   */
+  requireConfirm?: boolean
   log: Log
   /** This run moved the login to a final status (confirmed): counted once per login, by the compare-and-set. */
   onFinal?: (status: LoginStatus) => void
@@ -23,17 +28,25 @@ const PERMANENT_USER_ERRCODES: ReadonlySet<number> = new Set([40003, 48001])
 
 /**
  * pending → scanned → confirmed. Safe to run twice for one event (a stalled job is re-run): the
- * store's compare-and-set issues at most one code per login.
+ * store's compare-and-set issues at most one code per login. The login belongs to its first
+ * scanner: a second person's scan (a QR on a shared screen) changes nothing, and only the first
+ * scanner's job can confirm.
  */
-export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, onFinal, now = Date.now }: ScanProcessorOptions): JobProcessor<ScanJob> {
+export function createScanProcessor ({ store, bus, wechat, codeTtlMs, requireConfirm = false, log, onFinal, now = Date.now }: ScanProcessorOptions): JobProcessor<ScanJob> {
   return async function processScan (job) {
     const { scene, receivedAt } = job
     const logFields = scanJobLogFields(job)
-    const scanned = await store.markScanned(scene, now())
-    if (scanned === 'missing' || scanned === 'expired' || scanned === 'already_confirmed') {
+    const scanned = await store.markScanned(scene, now(), job.openid)
+    if (scanned !== 'changed' && scanned !== 'already_scanned') {
       log.info({ ...logFields, outcome: scanned }, 'scan ignored')
-      // A re-run after a crash between confirming and publishing: the page must still hear of it.
-      if (scanned === 'already_confirmed') await bus.publish(scene, receivedAt)
+      // A re-run after a crash between deciding and publishing: the page must still hear of it.
+      if (scanned === 'already_confirmed' || scanned === 'already_denied') await bus.publish(scene, receivedAt)
+      return
+    }
+    if (requireConfirm) {
+      // Awaited: a failed publish fails the job, and its retry ('already_scanned') publishes again.
+      await bus.publish(scene, receivedAt)
+      log.info({ ...logFields, outcome: scanned }, 'scan awaits confirmation on the phone')
       return
     }
     if (scanned === 'changed') {
@@ -48,7 +61,7 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, onFin
     } catch (error) {
       if (error instanceof WeChatApiError && PERMANENT_USER_ERRCODES.has(error.errcode)) {
         // Not left "scanned" until it expires: the page shows the QR as open again.
-        if (await store.releaseScan(scene) === 'changed') await bus.publish(scene, receivedAt)
+        if (await store.releaseScan(scene, job.openid) === 'changed') await bus.publish(scene, receivedAt)
         throw new PermanentJobError(`user/info refused the openid: errcode ${error.errcode}`)
       }
       throw error
@@ -59,8 +72,8 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, onFin
     const confirmed = await store.confirm(scene, identity, newLoginCode(), codeTtlMs, confirmedAt)
     log.info({ ...logFields, outcome: confirmed }, confirmed === 'changed' ? 'login confirmed' : 'scan not confirmed')
     if (confirmed === 'changed') onFinal?.('confirmed')
-    // Published for 'already_confirmed' too: whoever confirmed may have died before publishing.
-    if (confirmed === 'changed' || confirmed === 'already_confirmed') await bus.publish(scene, receivedAt)
+    // Published for a decision already made too: whoever made it may have died before publishing.
+    if (confirmed === 'changed' || confirmed === 'already_confirmed' || confirmed === 'already_denied') await bus.publish(scene, receivedAt)
   }
 
   function publishQuietly (scene: string, receivedAt: number | undefined, logFields: Record<string, unknown>): void {

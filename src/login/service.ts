@@ -3,7 +3,7 @@ import type { LoginStore } from './store.js'
 import type { CreatedLogin, StatusMessage } from '../wire/login.js'
 import { statusMessage } from './status.js'
 import { newBrowserSecret, newScene, secretMatches, sha256 } from './tokens.js'
-import type { Identity, LoginRecord } from './types.js'
+import { REQUESTER_USER_AGENT_MAX, type Identity, type LoginRecord, type Requester } from './types.js'
 
 export interface LoginServiceOptions {
   store: LoginStore
@@ -28,14 +28,34 @@ export function createLoginService ({ store, wechat, loginTtlSeconds, codeTtlSec
   }
 
   return {
-    /** Asks WeChat for the QR first: if WeChat fails, nothing is stored. */
-    async create (): Promise<CreatedLogin> {
+    /**
+     * Stores the login first, then asks WeChat for its QR: a store that cannot write (Redis down)
+     * fails the request before it spends any of WeChat's daily qrcode/create quota. If WeChat
+     * fails, the login nobody was told of is discarded. The QR lives exactly LOGIN_TTL_SECONDS:
+     * WeChat honours expire_seconds up to 30 days, LOGIN_TTL_SECONDS' own maximum.
+     */
+    async create (requester: Requester): Promise<CreatedLogin> {
       const scene = newScene()
       const secret = newBrowserSecret()
-      const qr = await wechat.createQrCode(scene, loginTtlSeconds)
       const createdAt = now()
-      const expiresAt = createdAt + Math.min(qr.expireSeconds, loginTtlSeconds) * 1000
-      await store.create({ scene, secretHash: sha256(secret), status: 'pending', createdAt, expiresAt }, retainAfterExpiryMs(codeTtlSeconds))
+      const expiresAt = createdAt + loginTtlSeconds * 1000
+      const userAgent = requester.userAgent?.slice(0, REQUESTER_USER_AGENT_MAX)
+      await store.create({
+        scene,
+        secretHash: sha256(secret),
+        status: 'pending',
+        createdAt,
+        expiresAt,
+        requester: { ...requester, ...(userAgent === undefined ? {} : { userAgent }) }
+      }, retainAfterExpiryMs(codeTtlSeconds))
+      let qr
+      try {
+        qr = await wechat.createQrCode(scene, loginTtlSeconds)
+      } catch (error) {
+        // WeChat's failure is the one to report; a login left behind expires with its TTL anyway.
+        await store.discard(scene).catch(() => {})
+        throw error
+      }
       const imageUrl = new URL('cgi-bin/showqrcode', mpBase().replace(/\/?$/, '/'))
       imageUrl.searchParams.set('ticket', qr.ticket)
       return {

@@ -1,13 +1,15 @@
 import type { LoginStatus, StatusMessage } from '../wire/login.js'
 import type { LoginRecord } from './types.js'
 
+/** A decision (confirmed, denied) outlives the QR; anything else expires with it. */
 function effectiveStatus (record: LoginRecord, now: number): LoginStatus {
-  if (record.status === 'confirmed') return 'confirmed'
+  if (record.status === 'confirmed' || record.status === 'denied') return record.status
   return now >= record.expiresAt ? 'expired' : record.status
 }
 
 export function statusMessage (record: LoginRecord, now: number): StatusMessage {
   const status = effectiveStatus(record, now)
+  if (status === 'denied') return { type: 'status', status, expiresIn: 0 }
   if (status !== 'confirmed') {
     return { type: 'status', status, expiresIn: secondsUntil(record.expiresAt, now) }
   }
@@ -22,5 +24,5 @@ function secondsUntil (deadline: number, now: number): number {
 }
 
 export function isFinal (status: LoginStatus): boolean {
-  return status === 'confirmed' || status === 'expired'
+  return status === 'confirmed' || status === 'denied' || status === 'expired'
 }

@@ -9,15 +9,24 @@ export interface LoginStore {
   /** Stores a new login; the record outlives expiresAt by `retainMs` so late readers see "expired". */
   create (record: LoginRecord, retainMs: number): Promise<void>
   get (scene: string): Promise<LoginRecord | null>
-  /** pending → scanned, only while the login is live (now < expiresAt). */
-  markScanned (scene: string, now: number): Promise<TransitionResult>
-  /** scanned → pending: the scan could not be confirmed (WeChat refused the user), so the QR is open again. */
-  releaseScan (scene: string): Promise<TransitionResult>
+  /** Removes a login nobody was told of (WeChat refused its QR code). */
+  discard (scene: string): Promise<void>
   /**
-   * pending|scanned → confirmed, and stores the code → identity mapping in the same atomic step.
-   * 'already_confirmed' when another run got there first: the caller's code was not issued.
+   * pending → scanned by `openid`, only while the login is live (now < expiresAt). The first
+   * scanner is recorded in the same step: a later scan by the same openid is 'already_scanned', by
+   * anyone else 'another_scanner'.
+   */
+  markScanned (scene: string, now: number, openid: string): Promise<TransitionResult>
+  /** scanned → pending when `openid` is the scanner: the scan could not be confirmed (WeChat refused the user), so the QR is open again. */
+  releaseScan (scene: string, openid: string): Promise<TransitionResult>
+  /**
+   * scanned → confirmed, only by the scanner (`identity.openid`), and stores the code → identity
+   * mapping in the same atomic step. 'already_confirmed' when another run got there first: the
+   * caller's code was not issued.
    */
   confirm (scene: string, identity: Identity, code: string, codeTtlMs: number, now: number): Promise<TransitionResult>
+  /** scanned → denied, only by the scanner, while the login is live: it ends without a code. */
+  deny (scene: string, openid: string, now: number): Promise<TransitionResult>
   /**
    * Stores a code → identity mapping with no login record (OAuth logins have no QR): the same kind
    * of code as `confirm` issues, redeemed once by `redeemCode`.

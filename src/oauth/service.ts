@@ -78,6 +78,8 @@ export function createOAuthService (options: OAuthServiceOptions) {
   }
 
   function restartFor (record: OAuthStateRecord): string {
+    // A confirmation starts over from its own link.
+    if (record.purpose === 'confirm') return record.returnTo
     return restartUrl({
       flow: record.flow,
       scope: record.scope,

@@ -6,6 +6,7 @@ import type { OAuthFlow } from './types.js'
 export interface OAuthSettings {
   PUBLIC_URL: string
   WECHAT_EMULATOR: boolean
+  LOGIN_REQUIRE_CONFIRM: boolean
   WECHAT_OPEN_BASE: string
   WECHAT_OPEN_APP_ID?: string | undefined
   WECHAT_OPEN_APP_SECRET?: string | undefined
@@ -15,11 +16,12 @@ export interface OAuthSettings {
 
 /**
  * "OAuth is configured": an Open Platform website app (WECHAT_OPEN_APP_ID) or ALLOWED_RETURN_ORIGINS
- * is set, or the built-in emulator runs (the demo offers every flow). Only then are the
- * /auth/wechat routes mounted, and only then is TOKEN_ENC_KEY required.
+ * is set, LOGIN_REQUIRE_CONFIRM is on (its confirmation page is an OAuth page), or the built-in
+ * emulator runs (the demo offers every flow). Only then are the /auth/wechat routes mounted, and
+ * only then is TOKEN_ENC_KEY required.
  */
 export function oauthEnabled (settings: OAuthSettings): boolean {
-  return settings.WECHAT_EMULATOR || settings.WECHAT_OPEN_APP_ID !== undefined || settings.ALLOWED_RETURN_ORIGINS !== undefined
+  return settings.WECHAT_EMULATOR || settings.LOGIN_REQUIRE_CONFIRM || settings.WECHAT_OPEN_APP_ID !== undefined || settings.ALLOWED_RETURN_ORIGINS !== undefined
 }
 
 /** Which flows can run: `mp` needs only the Official Account; `web` needs the website app too. */
@@ -37,7 +39,7 @@ export function oauthConfigProblem (settings: OAuthSettings): string | null {
   if (settings.TOKEN_ENC_KEY === undefined) {
     // The emulator makes up a key per process; anything real keeps users' tokens and needs a stable one.
     if (settings.WECHAT_EMULATOR) return null
-    return 'TOKEN_ENC_KEY is required because OAuth is configured (WECHAT_OPEN_APP_ID or ALLOWED_RETURN_ORIGINS is set): 32 random bytes in base64, e.g. `openssl rand -base64 32`'
+    return 'TOKEN_ENC_KEY is required because OAuth is configured (WECHAT_OPEN_APP_ID, ALLOWED_RETURN_ORIGINS or LOGIN_REQUIRE_CONFIRM is set): 32 random bytes in base64, e.g. `openssl rand -base64 32`'
   }
   if (parseTokenEncKey(settings.TOKEN_ENC_KEY) === null) {
     return 'TOKEN_ENC_KEY must be 32 bytes in standard base64 (44 characters ending in "=", e.g. `openssl rand -base64 32`)'

@@ -24,17 +24,20 @@ export function scopeReadsProfile (scope: OAuthScope): boolean {
 export type Display = 'page' | 'popup'
 
 /**
- * What an authorization is for. Today only `login` (a one-time login code for return_to); the
- * confirm-on-phone page will add its own, reusing authorize, callback and state as they are.
+ * What an authorization is for: `login`, a one-time login code for return_to; `confirm`, the
+ * phone's confirmation page of a follow-scan login (LOGIN_REQUIRE_CONFIRM), shown only to its scanner.
  */
-export type Purpose = 'login'
+export type Purpose = 'login' | 'confirm'
 
 /** One authorization in flight, stored under its state until the callback (or its TTL). */
 export interface OAuthStateRecord {
   flow: OAuthFlow
   scope: OAuthScope
   purpose: Purpose
-  /** Where the purpose sends the visitor afterwards; for `login` the site's return_to, checked. */
+  /**
+   * For `login` the site's return_to, checked: where the code goes. For `confirm` the confirmation
+   * link itself (our own URL, naming the scene): opening it again starts over.
+   */
   returnTo: string
   display: Display
   /** sha256 of the browser cookie's value: the callback must come from the browser that started. */

@@ -34,22 +34,44 @@ export class XmlError extends Error {
 const parser = new XMLParser(XML_PARSER_OPTIONS)
 
 /**
- * True when `<!` opens anything but a comment or a CDATA section outside of those: DOCTYPE,
- * ENTITY and the other DTD declarations. One linear pass, so a text message that quotes
- * "<!DOCTYPE" inside its CDATA is still accepted.
+ * True when `<!` opens anything but a comment or a CDATA section: DOCTYPE, ENTITY and the other
+ * DTD declarations. One linear pass over the markup in document order, skipping comments and CDATA
+ * whole as the parser does, so a text message that quotes "<!DOCTYPE" inside its CDATA is
+ * accepted. A processing instruction is read whole too, so one that merely contains "<!--" or
+ * "<![CDATA[" cannot hide a DOCTYPE after it; a declaration inside one is refused as well (no
+ * WeChat push has a processing instruction beyond <?xml ?>, and no parser may be trusted to agree
+ * where an odd one ends).
  */
 export function hasDtdMarkup (text: string): boolean {
-  let at = text.indexOf('<!')
+  let at = text.indexOf('<')
   while (at !== -1) {
     let end: number
-    if (text.startsWith('<![CDATA[', at)) end = text.indexOf(']]>', at + 9)
-    else if (text.startsWith('<!--', at)) end = text.indexOf('-->', at + 4)
-    else return true
-    // Unterminated: the validator refuses it.
-    if (end === -1) return false
-    at = text.indexOf('<!', end + 3)
+    if (text.startsWith('<?', at)) {
+      end = skipPast(text, '?>', at + 2)
+      if (DECLARATION.test(text.slice(at, end === -1 ? undefined : end))) return true
+    } else if (text.startsWith('<![CDATA[', at)) {
+      end = skipPast(text, ']]>', at + 9)
+    } else if (text.startsWith('<!--', at)) {
+      end = skipPast(text, '-->', at + 4)
+    } else if (text.startsWith('<!', at)) {
+      return true
+    } else {
+      end = at + 1
+    }
+    // Unterminated: the validator refuses it; a declaration in what is left is refused here anyway.
+    if (end === -1) return DECLARATION.test(text.slice(at))
+    at = text.indexOf('<', end)
   }
   return false
+}
+
+/** `<!` and a letter: a declaration (DOCTYPE, ENTITY, ELEMENT, ATTLIST, NOTATION), in any case. */
+const DECLARATION = /<![A-Za-z]/
+
+/** The index after `terminator`'s first occurrence from `from`, or -1. */
+function skipPast (text: string, terminator: string, from: number): number {
+  const found = text.indexOf(terminator, from)
+  return found === -1 ? -1 : found + terminator.length
 }
 
 /** Parses a WeChat XML body: DTDs refused, validated first, exactly one root element. */

@@ -7,8 +7,14 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { SCENE_PATTERN } from '../login/tokens.js'
 
-/** Every status a login can show, in the order a login moves through them. */
-export const LoginStatusSchema = Type.Union([Type.Literal('pending'), Type.Literal('scanned'), Type.Literal('confirmed'), Type.Literal('expired')])
+/**
+ * Every status a login can show, in the order a login moves through them. `denied`: the scanner
+ * refused the login on the phone's confirmation page (LOGIN_REQUIRE_CONFIRM); final, like the two
+ * around it.
+ */
+export const LoginStatusSchema = Type.Union([
+  Type.Literal('pending'), Type.Literal('scanned'), Type.Literal('confirmed'), Type.Literal('denied'), Type.Literal('expired')
+])
 export type LoginStatus = Static<typeof LoginStatusSchema>
 export const LOGIN_STATUSES: readonly LoginStatus[] = Object.freeze(LoginStatusSchema.anyOf.map((literal) => literal.const))
 
@@ -17,7 +23,7 @@ export const LOGIN_STATUSES: readonly LoginStatus[] = Object.freeze(LoginStatusS
  * WEBSOCKET_MAX_PAYLOAD); the rest by the socket route.
  */
 export const CloseCode = {
-  /** The login reached a final status (confirmed or expired); the page closes with it too. */
+  /** The login reached a final status (confirmed, denied or expired); the page closes with it too. */
   final: 1000,
   messageTooBig: 1009,
   internalError: 1011,
@@ -26,7 +32,9 @@ export const CloseCode = {
   /** Unknown scene or wrong secret: the two are not told apart. */
   notFound: 4404,
   /** No subscribe in time. */
-  subscribeTimeout: 4408
+  subscribeTimeout: 4408,
+  /** This login already has its share of sockets (SOCKET_LIMIT_PER_LOGIN), or the instance or client is at its cap. */
+  tooManySockets: 4429
 } as const
 export type SocketCloseCode = typeof CloseCode[keyof typeof CloseCode]
 
@@ -82,9 +90,11 @@ export const ErrorBodySchema = Type.Object({
 }, { description: 'A refusal or failure: its code in `error`' })
 export type ErrorBody = Static<typeof ErrorBodySchema>
 
-/** GET /api/login/config: the origins the page may post a code to (its opener's), and the OAuth ways in. */
+/** GET /api/login/config: the origins the page may post a code to (its opener's or parent's), and the OAuth ways in. */
 export const PageConfigSchema = Type.Object({
   allowedOrigins: Type.Array(Type.String()),
+  /** The page shows the login code on screen: only in demo and emulator mode (WECHAT_EMULATOR=1). */
+  showCode: Type.Boolean(),
   /** The website-QR popup (Open Platform) is available; open `webLoginUrl` + `&return_to=…`. */
   webLogin: Type.Boolean(),
   webLoginUrl: Type.Union([Type.String(), Type.Null()]),

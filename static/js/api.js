@@ -54,18 +54,20 @@ export async function fetchStatus (login) {
 
 /**
  * What the page needs of GET /api/login/config (src/wire/login.ts PageConfig): the origins the
- * service lets receive a code (ALLOWED_ORIGINS), and the website-QR popup's URL when an Open
- * Platform app is configured. Nothing allowed and no popup when the service cannot say.
- * @returns {Promise<{ allowedOrigins: string[], webLoginUrl: string | null }>}
+ * service lets receive a code (ALLOWED_ORIGINS), whether the code may be shown on screen (demo
+ * mode), and the website-QR popup's URL when an Open Platform app is configured. When the service
+ * cannot say: no origin, no code on screen, no popup.
+ * @returns {Promise<{ allowedOrigins: string[], showCode: boolean, webLoginUrl: string | null }>}
  */
 export function fetchPageConfig () {
   return fetch(`${LOGIN_API}/config`)
     .then((response) => response.ok ? response.json() : {})
     .then((/** @type {Record<string, unknown>} */ config) => ({
       allowedOrigins: Array.isArray(config.allowedOrigins) ? config.allowedOrigins.filter(/** @param {unknown} origin */ (origin) => typeof origin === 'string') : [],
+      showCode: config.showCode === true,
       webLoginUrl: config.webLogin === true && typeof config.webLoginUrl === 'string' ? config.webLoginUrl : null
     }))
-    .catch(() => ({ allowedOrigins: [], webLoginUrl: null }))
+    .catch(() => ({ allowedOrigins: [], showCode: false, webLoginUrl: null }))
 }
 
 /** @param {Response} response */

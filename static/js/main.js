@@ -46,10 +46,14 @@ function start () {
   current.run()
 }
 
-/** Any login method ends here: the code is shown and handed to the embedding site. @param {string} code */
+/**
+ * Any login method ends here: the code is handed to the embedding site, and shown on screen only
+ * in demo mode (on a real site it is the site's to redeem, not the visitor's to read).
+ * @param {string} code
+ */
 function handOver (code) {
   view.render(Status.confirmed, TEXT.confirmed)
-  view.showCode(code)
+  loadPageConfig().then((config) => { if (config.showCode) view.showCode(code) }, () => {})
   announce(code, view.root).then((told) => view.showOpenerTold(told), () => {})
 }
 
@@ -105,9 +109,19 @@ class QrLogin {
       case Status.confirmed:
         this.confirmed(message.code)
         return
+      case Status.denied:
+        this.denied()
+        return
       case Status.expired:
         this.expired()
     }
+  }
+
+  /** The scanner said no on the phone: this QR is done, a new one may be wanted. */
+  denied () {
+    this.finish()
+    view.render(Status.denied, TEXT.denied)
+    view.offer(LABEL.refresh, start)
   }
 
   /** @param {string | undefined} code */

@@ -20,6 +20,7 @@ export const Status = Object.freeze({
   pending: 'pending',
   scanned: 'scanned',
   confirmed: 'confirmed',
+  denied: 'denied',
   expired: 'expired'
 })
 
@@ -32,7 +33,8 @@ export const CloseCode = Object.freeze({
   internalError: 1011,
   badRequest: 4400,
   notFound: 4404,
-  subscribeTimeout: 4408
+  subscribeTimeout: 4408,
+  tooManySockets: 4429
 })
 
 /** The socket's first and only message: the secret travels in it, never in the socket's URL. @param {CreatedLogin} login @returns {SubscribeMessage} */

@@ -8,6 +8,7 @@ export const TEXT = Object.freeze({
   pending: /** @type {Words} */ (['请使用微信扫一扫登录', 'Scan the QR code with WeChat']),
   scanned: /** @type {Words} */ (['已扫码，请在手机上确认', 'Scanned — please confirm on your phone']),
   confirmed: /** @type {Words} */ (['登录成功', 'Logged in']),
+  denied: /** @type {Words} */ (['已在手机上拒绝登录', 'The login was denied on the phone']),
   expired: /** @type {Words} */ (['二维码已过期，请刷新', 'The QR code has expired']),
   network: /** @type {Words} */ (['网络连接失败，请检查网络后重试', 'Network error — check your connection and try again']),
   unavailable: /** @type {Words} */ (['服务暂时不可用，请稍后重试', 'The service is unavailable — please try again']),

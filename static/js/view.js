@@ -103,10 +103,10 @@ export function showCode (code) {
   els.result.hidden = false
 }
 
-/** @param {boolean} told whether the opener was sent the code */
+/** @param {boolean} told whether the opener or the parent frame was sent the code */
 export function showOpenerTold (told) {
   els.closeHint.hidden = !told
-  // For the embedding site (and tests): whether the opener was sent the code.
+  // For the embedding site (and tests): whether the opener or the parent was sent the code.
   els.root.dataset.opener = told ? 'told' : 'not-told'
 }
 

@@ -71,9 +71,10 @@ t.test('store entries vanish at retention end by the store clock', async (t) => 
   const store = createMemoryLoginStore({ clock: () => now })
   t.after(() => store.close())
   await store.create({ scene: 's', secretHash: 'h', status: 'pending', createdAt: now, expiresAt: now + 1000 }, 500)
+  t.equal(await store.markScanned('s', now, 'o'), 'changed')
   t.equal(await store.confirm('s', { openid: 'o', unionid: null, scene: 's', subscribed: true, confirmedAt: now }, 'code', 200, now), 'changed')
   now += 199
-  t.equal(await store.markScanned('s', now), 'already_confirmed')
+  t.equal(await store.markScanned('s', now, 'o'), 'already_confirmed')
   now += 1
   t.equal(await store.redeemCode('code'), null, 'the code is gone at its TTL')
   now += 1299

@@ -131,11 +131,19 @@ async function scanOnPhone (t: Test, phone: Page, qrUrl: string, userIndex = 0):
   return openid
 }
 
+/**
+ * The logged-in page; returns the code from its 'wechat-login' event. Outside demo mode (the
+ * standalone emulator here) the code is handed over, never shown: the test holds the page to that.
+ */
 async function waitForLoggedIn (page: Page): Promise<string> {
   await page.locator('#login[data-state="confirmed"]').waitFor()
   await page.getByRole('status').filter({ hasText: 'Logged in' }).waitFor()
-  const code = (await page.locator('#code').textContent()) ?? ''
-  return code.trim()
+  await page.waitForFunction('window.__probe.loginEvents.length > 0')
+  const [event] = (await probe(page)).loginEvents
+  if (await page.locator('#result').isVisible() || (await page.locator('#code').textContent()) !== '') {
+    throw new Error('the login code is on screen outside demo mode')
+  }
+  return event?.code ?? ''
 }
 
 t.test('a site outside ALLOWED_ORIGINS that opens the page with its own ?origin= is not told the code', async (t) => {
@@ -161,7 +169,53 @@ t.test('a site outside ALLOWED_ORIGINS that opens the page with its own ?origin=
   t.same((await probe(site)).openerMessages, [], 'the site that named itself in ?origin= got nothing')
 })
 
-t.test('scan on the phone page: the page shows the code, tells its opener, and the code redeems once', async (t) => {
+t.test('framed by a site on ALLOWED_ORIGINS, the page posts the code to its parent; framed by another, to nobody', async (t) => {
+  const stack = await startStack(t)
+  const { context } = await openContext(t, stack, DESKTOP)
+  const phoneContext = await browser.newContext(PHONE)
+  t.teardown(() => phoneContext.close())
+  const port = new URL(stack.app.url).port
+  const siteOrigin = `http://localhost:${port}`
+  const framed = (origin: string) => `<!doctype html><title>site</title><iframe id="login" src="${stack.app.url}/?origin=${encodeURIComponent(origin)}" width="420" height="640"></iframe>
+<script>window.fromFrame = []; window.addEventListener('message', (event) => {
+  window.fromFrame.push({ data: event.data, origin: event.origin, fromTheFrame: event.source === document.getElementById('login').contentWindow })
+})</script>`
+  await context.route(`${siteOrigin}/site`, (route) => route.fulfill({ contentType: 'text/html', body: framed(siteOrigin) }))
+  const site = await context.newPage()
+  await site.goto(`${siteOrigin}/site`)
+  const frame = site.frameLocator('#login')
+  await frame.locator('#login[data-state="pending"] #qr svg').waitFor()
+  const qrUrl = await frame.locator('#demo-link').getAttribute('href') ?? ''
+  await scanOnPhone(t, await phoneContext.newPage(), qrUrl, 0)
+  await frame.locator('#login[data-state="confirmed"]').waitFor()
+  await site.waitForFunction('window.fromFrame.length > 0')
+  const [message] = await site.evaluate('window.fromFrame') as Array<{ data: { type: string, code: string }, origin: string, fromTheFrame: boolean }>
+  t.match(message, { data: { type: 'wechat-login' }, origin: stack.app.url, fromTheFrame: true }, 'the parent got the code from the frame it embeds, from our origin')
+  t.equal(await frame.locator('#login').getAttribute('data-opener'), 'told')
+  t.ok(await frame.locator('#result').isHidden(), 'the code is not on screen')
+  t.equal((await exchange(stack.app, message?.data.code ?? '')).status, 200, 'and it redeems')
+
+  // A page of a site not on ALLOWED_ORIGINS frames the login. The browser refuses that frame
+  // (frame-ancestors); the route below serves it without the policy, to hold the page's own check.
+  const phishing = `http://127.0.0.2:${port}`
+  await context.route(`${phishing}/site`, (route) => route.fulfill({ contentType: 'text/html', body: framed(phishing) }))
+  await context.route((url) => url.origin === stack.app.url && url.pathname === '/', async (route) => {
+    const response = await route.fetch()
+    const headers = { ...response.headers() }
+    delete headers['content-security-policy']
+    delete headers['x-frame-options']
+    await route.fulfill({ response, headers: { ...headers, 'content-security-policy': TARGET_CSP } })
+  })
+  const evil = await context.newPage()
+  await evil.goto(`${phishing}/site`)
+  const evilFrame = evil.frameLocator('#login')
+  await evilFrame.locator('#login[data-state="pending"] #qr svg').waitFor()
+  await scanOnPhone(t, await phoneContext.newPage(), await evilFrame.locator('#demo-link').getAttribute('href') ?? '', 1)
+  await evilFrame.locator('#login[data-opener="not-told"]').waitFor()
+  t.same(await evil.evaluate('window.fromFrame'), [], 'a site that named itself in ?origin= got nothing')
+})
+
+t.test('scan on the phone page: the page tells its opener the code (never shows it), and the code redeems once', async (t) => {
   const stack = await startStack(t)
   const { context, pageErrors } = await openContext(t, stack, DESKTOP)
   const phoneContext = await browser.newContext(PHONE)
@@ -191,7 +245,7 @@ t.test('scan on the phone page: the page shows the code, tells its opener, and t
 
   const openid = await scanOnPhone(t, await phoneContext.newPage(), qrUrl, 1)
   const code = await waitForLoggedIn(page)
-  t.match(code, /^\S{16,}$/, 'the page shows the login code')
+  t.match(code, /^\S{16,}$/, 'the page has the login code, and keeps it off the screen')
 
   const inPage = await probe(page)
   t.same(inPage.loginEvents, [{ code }], "the page dispatched one 'wechat-login' event with the code")

@@ -143,3 +143,53 @@ t.test('npm run demo: the website QR and OAuth inside WeChat work out of the box
     t.match(await exchanged.json(), { flow, profile: { nickname: /\S/ } })
   }
 })
+
+t.test('LOGIN_REQUIRE_CONFIRM=1 npm run demo: scan, the link on the phone page, confirm, logged in', async (t) => {
+  const port = await freePort()
+  const demo = spawn(process.execPath, [demoEntry], { env: { ...bareEnv(port), LOGIN_REQUIRE_CONFIRM: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(async () => {
+    if (demo.exitCode === null) {
+      demo.kill('SIGTERM')
+      await once(demo, 'exit')
+    }
+  })
+  const banner = await collect(demo).waitFor(/Exchange codes: .*\n/)
+  t.match(banner, /Confirm mode: +on/)
+  const apiKey = /Bearer (\S+)'/.exec(banner)?.[1] ?? ''
+  const base = `http://127.0.0.1:${port}`
+  const login = await (await fetch(`${base}/api/login/qr`, { method: 'POST' })).json() as { scene: string, secret: string, ticket: string, qrUrl: string }
+  const socket = await openLoginSocket({ url: base }, { scene: login.scene, secret: login.secret })
+  t.equal((await socket.next()).status, 'pending')
+
+  // On the phone page: the second test user scans.
+  const phone = new URL(login.qrUrl)
+  const phonePage = await (await fetch(`${base}${phone.pathname}${phone.search}`)).text()
+  const openid = [...phonePage.matchAll(/name="openid" value="([^"]+)"/g)][1]?.[1] ?? ''
+  const scanned = await fetch(`${base}/_emulator/scan`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ticket: login.ticket, openid }).toString()
+  })
+  const result = await scanned.text()
+  t.equal((await socket.next()).status, 'scanned', 'the page shows "scanned", no code')
+  const link = /<a href="([^"]+)" id="message-link">/.exec(result)?.[1]?.replace(/&amp;/g, '&') ?? ''
+  t.match(link, `http://localhost:${port}/auth/wechat/confirm?scene=${login.scene}`, "the phone page shows the Official Account's message with the link")
+
+  const browser = new Browser()
+  const started = await browser.get(link)
+  const consent = await browser.get(started.location ?? '')
+  t.match(consent.body, new RegExp(`name="openid" value="${openid}" checked`), 'WeChat asks the scanner: whoever scanned holds the phone')
+  const approved = await browser.post((started.location ?? '').split('?')[0] ?? '', { ...formFields(consent.body), openid, decision: 'allow' })
+  const page = await browser.get(approved.location ?? '')
+  t.match(page.body, /确认登录 · Confirm/, 'the confirmation page')
+  const form = /name="form" value="([^"]+)"/.exec(page.body)?.[1] ?? ''
+  const confirmed = await browser.post(`http://localhost:${port}/auth/wechat/confirm`, { form, decision: 'confirm' })
+  t.match(confirmed.body, /已确认登录/)
+  const { message } = await waitForStatus(socket, 'confirmed')
+  const exchanged = await fetch(`${base}/api/login/exchange`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify({ code: message.code })
+  })
+  t.match(await exchanged.json(), { openid, flow: 'scan', profile: { nickname: /\S/ } }, 'logged in as the scanner, with a nickname')
+})

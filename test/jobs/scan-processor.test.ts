@@ -5,6 +5,7 @@ import type { WeChatUser } from '../../src/wechat/client.js'
 import { WeChatApiError } from '../../src/wechat/errors.js'
 import { PermanentJobError } from '../../src/jobs/definitions.js'
 import { captureLog, driverMatrix } from '../drivers/matrix.js'
+import { deferred } from '../helpers/wait.js'
 
 /** WeChat's user/info, as the emulator would answer it; counts its calls. */
 function userInfo (answer: (openid: string) => WeChatUser | Error) {
@@ -27,6 +28,7 @@ for (const driver of driverMatrix('scan-processor')) {
     const now = Date.now()
     await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
     // The first run confirmed, then died before its publish.
+    await store.markScanned(scene, now, 'oUser')
     await store.confirm(scene, { openid: 'oUser', unionid: null, scene, subscribed: true, confirmedAt: now }, 'first-code', 60_000, now)
 
     let told = 0
@@ -62,5 +64,50 @@ for (const driver of driverMatrix('scan-processor')) {
     const busy = createScanProcessor({ store, bus, wechat: userInfo(() => new WeChatApiError('user/info', -1, 'system busy')), codeTtlMs: 60_000, log: captureLog() })
     await t.rejects(busy(job, 1), WeChatApiError, 'thrown as is: BullMQ retries it with backoff')
     t.equal((await store.get(scene))?.status, 'scanned', 'nothing confirmed on the way')
+  })
+
+  t.test(`${driver.name}: two people scan one QR: the login is the first scanner's, whoever's user/info answers first`, async (t) => {
+    const { drivers: { loginStore: store, loginBus: bus } } = await driver.create(t)
+    const scene = newScene()
+    const now = Date.now()
+    await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
+    // The first scanner's user/info is slow; the second's would answer at once.
+    const firstAnswers = deferred()
+    const wechat = {
+      calls: [] as string[],
+      async userInfo (openid: string): Promise<WeChatUser> {
+        wechat.calls.push(openid)
+        if (openid === 'oFirst') await firstAnswers.promise
+        return { openid, unionid: null, subscribed: true }
+      }
+    }
+    const log = captureLog()
+    const processScan = createScanProcessor({ store, bus, wechat, codeTtlMs: 60_000, log })
+    const first = processScan({ scene, openid: 'oFirst', event: 'SCAN', createTime: '1' }, 1)
+    await t.resolves(processScan({ scene, openid: 'oSecond', event: 'SCAN', createTime: '1' }, 1))
+    t.same(wechat.calls, ['oFirst'], 'the second scanner is not even looked up')
+    t.equal((await store.get(scene))?.status, 'scanned', 'the second scan confirmed nothing')
+    firstAnswers.resolve()
+    await first
+    const code = (await store.get(scene))?.code ?? ''
+    t.match(await store.redeemCode(code), { openid: 'oFirst' }, 'the code is the first scanner\'s')
+    t.ok(log.entries.some((entry) => JSON.stringify(entry.args).includes('another_scanner')), 'the ignored scan is logged with why')
+  })
+
+  t.test(`${driver.name}: LOGIN_REQUIRE_CONFIRM: a scan stops at "scanned", tells the page, and asks WeChat nothing`, async (t) => {
+    const { drivers: { loginStore: store, loginBus: bus } } = await driver.create(t)
+    const scene = newScene()
+    const now = Date.now()
+    await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
+    const told = deferred()
+    await bus.subscribe(scene, () => told.resolve())
+    const wechat = userInfo((openid) => ({ openid, unionid: null, subscribed: true }))
+    const processScan = createScanProcessor({ store, bus, wechat, codeTtlMs: 60_000, requireConfirm: true, log: captureLog() })
+    await processScan({ scene, openid: 'oPhone', event: 'SCAN', createTime: '1' }, 1)
+    await told.promise
+    t.match(await store.get(scene), { status: 'scanned', scannedBy: 'oPhone', code: undefined }, 'scanned by its scanner, no code')
+    await processScan({ scene, openid: 'oPhone', event: 'SCAN', createTime: '1' }, 2)
+    t.equal((await store.get(scene))?.status, 'scanned', 'a re-run changes nothing')
+    t.same(wechat.calls, [], 'the confirmation page learns who the visitor is: no user/info call')
   })
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { Agent } from 'undici'
 import type { Drivers } from '../../src/drivers/index.js'
+import { refused } from '../../src/oauth/answers.js'
 import { createLoginPurpose } from '../../src/oauth/login-purpose.js'
 import { createOAuthService } from '../../src/oauth/service.js'
 import { REFRESH_TOKEN_LIFETIME_MS } from '../../src/oauth/user-tokens.js'
@@ -32,7 +33,8 @@ async function setup (t: Test, drivers: Drivers, { settleWaitMs = 5000 } = {}) {
       mp: { flow: 'mp', appId: TEST_WECHAT.WECHAT_APP_ID, appSecret: TEST_WECHAT.WECHAT_APP_SECRET },
       web: { flow: 'web', appId: TEST_OPEN_APP.WECHAT_OPEN_APP_ID, appSecret: TEST_OPEN_APP.WECHAT_OPEN_APP_SECRET }
     },
-    purposes: { login: createLoginPurpose({ loginStore: drivers.loginStore, codeTtlMs: 60_000, now }) },
+    // Confirmations have tests of their own (test/e2e/confirm*.test.ts).
+    purposes: { login: createLoginPurpose({ loginStore: drivers.loginStore, codeTtlMs: 60_000, now }), confirm: async () => refused('unknown_state') },
     openBase: () => emulator.url,
     callbackUrl: 'https://login.example.com/auth/wechat/callback',
     restartUrl: (params) => `https://login.example.com/auth/wechat/authorize?${new URLSearchParams(params).toString()}`,

@@ -101,5 +101,5 @@ t.test('OAuth not configured: no /auth/wechat routes, and the page is told', asy
   t.equal((await fetch(`${app.url}/auth/wechat/authorize?flow=mp&return_to=${encodeURIComponent(app.url)}`, { redirect: 'manual' })).status, 404)
   t.equal((await fetch(`${app.url}/api/users/profile`, { method: 'POST' })).status, 404)
   const config = await (await fetch(`${app.url}/api/login/config`)).json()
-  t.same(config, { allowedOrigins: [app.url], webLogin: false, webLoginUrl: null, mpLogin: false, mpLoginUrl: null })
+  t.same(config, { allowedOrigins: [app.url], showCode: false, webLogin: false, webLoginUrl: null, mpLogin: false, mpLoginUrl: null })
 })

@@ -180,7 +180,7 @@ t.test('validly signed requests with random queries, headers and bodies: never a
   t.pass(`${SIGNED_RUNS} signed requests; statuses ${JSON.stringify(Object.fromEntries(statuses))}`)
   t.ok((statuses.get(400) ?? 0) > 0 && (statuses.get(200) ?? 0) > 0, 'the cases reached both refusals and acceptances')
   const jobs = await queuedScanJobs(t, app)
-  t.ok(jobs.every((job) => Object.values(job).every((value) => typeof value === 'string') && /^[A-Za-z0-9_-]{32}$/.test(job.scene)), 'only well-formed jobs, for scenes shaped like ours')
+  t.ok(jobs.every((job) => [job.scene, job.openid, job.event, job.createTime].every((value) => typeof value === 'string') && typeof job.receivedAt === 'number' && /^[A-Za-z0-9_-]{32}$/.test(job.scene)), 'only well-formed jobs (WeChat\'s fields as strings, our receive time), for scenes shaped like ours')
   t.notOk(jobs.some((job) => job.openid === 'oPlain'), 'a compatible-mode push never yields the plaintext copy\'s fields')
   t.same(serverErrors(app), [], 'no error-level log line')
   t.equal((await fetch(`${app.url}/healthz`)).status, 200, 'the app is still up')

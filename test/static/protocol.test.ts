@@ -43,10 +43,12 @@ t.test('every status message the server sends is one the page accepts', async (t
     { ...login, status: 'scanned', expiresAt: now + 60_000, scannedAt: now },
     { ...login, status: 'confirmed', expiresAt: now + 60_000, code: 'one-time-code', codeExpiresAt: now + 30_000, confirmedAt: now },
     { ...login, status: 'confirmed', expiresAt: now + 60_000, code: 'one-time-code', codeExpiresAt: now - 1, confirmedAt: now - 60_000 },
+    { ...login, status: 'denied', expiresAt: now - 1, scannedAt: now - 5000, deniedAt: now - 2000 },
     { ...login, status: 'pending', expiresAt: now - 1 }
   ]
   const messages = records.map((record) => statusMessage(record, now))
-  t.same(messages.map((message) => message.status), ['pending', 'scanned', 'confirmed', 'confirmed', 'expired'], 'one of each, and a confirmed whose code is gone')
+  t.same(messages.map((message) => message.status), ['pending', 'scanned', 'confirmed', 'confirmed', 'denied', 'expired'],
+    'one of each, a confirmed whose code is gone, and a denial that outlived its QR')
   for (const message of messages) {
     t.ok(statusSchema.Check(message), `${JSON.stringify(message)} is a StatusMessage`)
     t.ok(page.isStatus(message), 'and the page takes it as one')

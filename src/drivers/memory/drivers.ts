@@ -1,5 +1,5 @@
 import type { Drivers } from '../drivers.js'
-import type { ScanJob, JobWorker } from '../../jobs/definitions.js'
+import { DEDUP_TTL_MS, type ScanJob, type JobWorker } from '../../jobs/definitions.js'
 import { createMemoryJobQueue } from './job-queue.js'
 import { createMemoryLoginBus } from './login-bus.js'
 import { createMemoryLoginStore } from './login-store.js'
@@ -16,10 +16,10 @@ export interface EmbeddedDrivers extends Drivers {
  * Embedded mode: every driver in this process, nothing to connect to. One process only: a second
  * instance would not see these logins, which is why multi-instance deployments set REDIS_URL.
  */
-export function createEmbeddedDrivers (): EmbeddedDrivers {
+export function createEmbeddedDrivers ({ dedupTtlMs = DEDUP_TTL_MS }: { dedupTtlMs?: number } = {}): EmbeddedDrivers {
   const loginStore = createMemoryLoginStore()
   const loginBus = createMemoryLoginBus()
-  const scanQueue = createMemoryJobQueue<ScanJob>()
+  const scanQueue = createMemoryJobQueue<ScanJob>({ dedupTtlMs })
   const oauthStateStore = createMemoryOAuthStateStore()
   const userTokenStore = createMemoryUserTokenStore()
   const workers: JobWorker[] = []

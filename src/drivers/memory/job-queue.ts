@@ -36,10 +36,10 @@ const DEFAULT_CLOSE_TIMEOUT_MS = 10_000
  * added, when a worker starts, when a worker slot frees up and when a retry falls due; there is no
  * polling. Jobs only live as long as the process, which is what embedded mode means.
  */
-export function createMemoryJobQueue<T> ({ clock = Date.now }: { clock?: () => number } = {}): MemoryJobQueue<T> {
+export function createMemoryJobQueue<T> ({ clock = Date.now, dedupTtlMs = DEDUP_TTL_MS }: { clock?: () => number, dedupTtlMs?: number } = {}): MemoryJobQueue<T> {
   const waiting: Array<QueuedJob<T>> = []
   const retryTimers = new Set<NodeJS.Timeout>()
-  // Every key lives DEDUP_TTL_MS, so each new key trims the expired ones: no timer to stop.
+  // Every key lives dedupTtlMs, so each new key trims the expired ones: no timer to stop.
   const dedupKeys = createTtlMap<string, true>({ clock })
   const workers = new Set<WorkerSlot<T>>()
   /** Jobs that ran out of attempts since the process started (nothing removes them, unlike BullMQ's removeOnFail). */
@@ -91,7 +91,7 @@ export function createMemoryJobQueue<T> ({ clock = Date.now }: { clock?: () => n
     async enqueue (data, dedupKey) {
       if (closed) throw new Error('job queue is closed')
       if (dedupKeys.has(dedupKey)) return 'duplicate'
-      dedupKeys.set(dedupKey, true, DEDUP_TTL_MS)
+      dedupKeys.set(dedupKey, true, dedupTtlMs)
       // A copy, as BullMQ stores JSON: changing the object after enqueue() does not change the job.
       waiting.push({ id: nextId++, data: JSON.parse(JSON.stringify(data)) as T, attemptsMade: 0 })
       dispatch()

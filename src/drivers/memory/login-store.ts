@@ -31,37 +31,53 @@ export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => nu
       return record === undefined ? null : normalize(record)
     },
 
-    async markScanned (scene, now): Promise<TransitionResult> {
+    async discard (scene) {
+      logins.delete(scene)
+    },
+
+    async markScanned (scene, now, openid): Promise<TransitionResult> {
       const record = logins.get(scene)
-      if (record === undefined) return 'missing'
-      if (record.status === 'confirmed') return 'already_confirmed'
-      if (record.expiresAt <= now) return 'expired'
-      if (record.status === 'scanned') return 'already_scanned'
+      const refused = finalOrExpired(record, now)
+      if (refused !== null || record === undefined) return refused ?? 'missing'
+      if (record.status === 'scanned') return isScanner(record, openid) ? 'already_scanned' : 'another_scanner'
       record.status = 'scanned'
       record.scannedAt = now
+      record.scannedBy = openid
       return 'changed'
     },
 
-    async releaseScan (scene): Promise<TransitionResult> {
+    async releaseScan (scene, openid): Promise<TransitionResult> {
       const record = logins.get(scene)
       if (record === undefined) return 'missing'
-      if (record.status !== 'scanned') return record.status === 'confirmed' ? 'already_confirmed' : 'changed'
+      if (record.status === 'confirmed') return 'already_confirmed'
+      if (record.status === 'denied') return 'already_denied'
+      if (record.status !== 'scanned') return 'changed'
+      if (!isScanner(record, openid)) return 'another_scanner'
       record.status = 'pending'
       record.scannedAt = undefined
+      record.scannedBy = undefined
       return 'changed'
     },
 
     async confirm (scene, identity, code, codeTtlMs, now): Promise<TransitionResult> {
       const record = logins.get(scene)
-      if (record === undefined) return 'missing'
-      if (record.status === 'confirmed') return 'already_confirmed'
-      if (record.expiresAt <= now) return 'expired'
+      const refused = decisionRefused(record, now, identity.openid)
+      if (refused !== null || record === undefined) return refused ?? 'missing'
       record.status = 'confirmed'
       record.confirmedAt = now
       record.code = code
       record.codeExpiresAt = now + codeTtlMs
       // Stored as JSON, as in Redis: the caller's object cannot change the identity afterwards.
       codes.set(sha256(code), JSON.stringify(identity), codeTtlMs)
+      return 'changed'
+    },
+
+    async deny (scene, openid, now): Promise<TransitionResult> {
+      const record = logins.get(scene)
+      const refused = decisionRefused(record, now, openid)
+      if (refused !== null || record === undefined) return refused ?? 'missing'
+      record.status = 'denied'
+      record.deniedAt = now
       return 'changed'
     },
 
@@ -81,6 +97,28 @@ export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => nu
   }
 }
 
+/** Why no transition may happen: the Redis scripts' shared first checks, in their order. */
+function finalOrExpired (record: LoginRecord | undefined, now: number): TransitionResult | null {
+  if (record === undefined) return 'missing'
+  if (record.status === 'confirmed') return 'already_confirmed'
+  if (record.status === 'denied') return 'already_denied'
+  if (record.expiresAt <= now) return 'expired'
+  return null
+}
+
+/** A login scanned before scannedBy existed belongs to whoever scans it, as in the Redis scripts. */
+function isScanner (record: LoginRecord, openid: string): boolean {
+  return record.scannedBy === undefined || record.scannedBy === openid
+}
+
+/** A decision (confirm, deny) is the scanner's alone, on a live scanned login. */
+function decisionRefused (record: LoginRecord | undefined, now: number, openid: string): TransitionResult | null {
+  const refused = finalOrExpired(record, now)
+  if (refused !== null || record === undefined) return refused ?? 'missing'
+  if (record.status !== 'scanned') return 'not_scanned'
+  return isScanner(record, openid) ? null : 'another_scanner'
+}
+
 /** A copy in exactly the shape the Redis driver reads back, so callers cannot tell the drivers apart. */
 function normalize (record: LoginRecord): LoginRecord {
   return {
@@ -89,9 +127,12 @@ function normalize (record: LoginRecord): LoginRecord {
     status: record.status,
     createdAt: record.createdAt,
     expiresAt: record.expiresAt,
+    requester: record.requester === undefined ? undefined : { ...record.requester },
     scannedAt: record.scannedAt,
+    scannedBy: record.scannedBy,
     code: record.code,
     codeExpiresAt: record.codeExpiresAt,
-    confirmedAt: record.confirmedAt
+    confirmedAt: record.confirmedAt,
+    deniedAt: record.deniedAt
   }
 }

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import type { Config } from '../../config.js'
 import type { Log } from '../../log.js'
-import { SCAN_JOB, WECHAT_EVENTS_QUEUE, type JobWorker, type ScanJob } from '../../jobs/definitions.js'
+import { SCAN_JOB, WECHAT_EVENTS_QUEUE, scanDedupTtlMs, type JobWorker, type ScanJob } from '../../jobs/definitions.js'
 import type { DriverEvents, Drivers } from '../drivers.js'
 import { closeConnection, connect, createBlockingConnectionOptions, createCommandConnection, logConnectionErrors } from './connections.js'
 import { createBullQueue, startBullWorker } from './job-queue.js'
@@ -37,7 +37,7 @@ export function createRedisDrivers (url: string, config: Config, log: Log, event
   for (const connection of [commands, subscriber, tokenSubscriber]) logConnectionErrors(connection, log)
   const tokenCache = createRedisTokenCache(commands, tokenSubscriber, keys.accessToken(config.WECHAT_APP_ID))
   const bull = { prefix: keys.bullPrefix, connection: commands }
-  const scanQueue = createBullQueue<ScanJob>(WECHAT_EVENTS_QUEUE, SCAN_JOB, { ...bull, log })
+  const scanQueue = createBullQueue<ScanJob>(WECHAT_EVENTS_QUEUE, SCAN_JOB, { ...bull, log, dedupTtlMs: scanDedupTtlMs(config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS) })
   const workerConnections: Redis[] = []
   const workers: JobWorker[] = []
   let closed: Promise<void> | null = null

@@ -12,7 +12,7 @@ export interface BullOptions {
   connection: ConnectionOptions
 }
 
-export function createBullQueue<T> (queueName: string, jobName: string, { prefix, connection, log }: BullOptions & { log: Log }): JobQueue<T> & { queue: Queue } {
+export function createBullQueue<T> (queueName: string, jobName: string, { prefix, connection, log, dedupTtlMs = DEDUP_TTL_MS }: BullOptions & { log: Log, dedupTtlMs?: number }): JobQueue<T> & { queue: Queue } {
   const queue = new Queue(queueName, {
     prefix,
     connection,
@@ -31,7 +31,7 @@ export function createBullQueue<T> (queueName: string, jobName: string, { prefix
     async enqueue (data, dedupKey) {
       // A fresh id per call: BullMQ answers a deduplicated add with the first job's id, which tells us apart.
       const jobId = randomUUID()
-      const job = await queue.add(jobName as never, data as never, { jobId, deduplication: { id: dedupKey, ttl: DEDUP_TTL_MS } })
+      const job = await queue.add(jobName as never, data as never, { jobId, deduplication: { id: dedupKey, ttl: dedupTtlMs } })
       return job.id === jobId ? 'queued' : 'duplicate'
     },
     async counts () {

@@ -14,10 +14,13 @@ import { userTokenId } from '../../oauth/user-token-id.js'
  */
 export interface RedisKeyspace {
   /**
-   * Hash: one login (scene, secretHash, status, createdAt, expiresAt; scannedAt once scanned; code,
-   * codeExpiresAt, confirmedAt once confirmed). Lives LOGIN_TTL_SECONDS + LOGIN_CODE_TTL_SECONDS + 60 s (late
-   * readers see "expired"). Reveals: the sha256 of the browser secret (not the secret), and once
-   * confirmed the login code in plain text, which the page reads here.
+   * Hash: one login (scene, secretHash, status, createdAt, expiresAt; requesterIp, requesterOrigin,
+   * requesterUserAgent of the browser that asked for it; scannedAt and scannedBy, the first
+   * scanner's openid, once scanned; code, codeExpiresAt, confirmedAt once confirmed; deniedAt once
+   * denied). Lives LOGIN_TTL_SECONDS + LOGIN_CODE_TTL_SECONDS + 60 s (late readers see "expired").
+   * Reveals: the sha256 of the browser secret (not the secret), the IP address and User-Agent that
+   * asked for each recent login and the openid that scanned it, and once confirmed the login code
+   * in plain text, which the page reads here.
    */
   login (scene: string): string
   /**
@@ -53,15 +56,18 @@ export interface RedisKeyspace {
   accessToken (appId: string): AccessTokenKeys
   /**
    * BullMQ's own prefix: it keeps the queue under `{bullPrefix}:wechat-events:*` (waiting, active,
-   * completed and failed jobs, deduplication keys `…:de:{openid}:{CreateTime}:{Event}` for 120 s).
+   * completed and failed jobs, deduplication keys `…:de:{openid}:{CreateTime}:{Event}` for twice
+   * WECHAT_TIMESTAMP_TOLERANCE_SECONDS, at least 120 s).
    * A job holds scene, openid, event and CreateTime; completed jobs stay an hour (at most 1000),
    * failed ones a day (at most 5000). Reveals: who scanned which login, when.
    */
   bullPrefix: string
   /**
    * @fastify/rate-limit's prefix: one counter per limit and client, `qr:ip:{ip}`, `qr:all`,
-   * `status:ip:{ip}`, `exchange:key:{sha256 of the presented key}`, each living its one-minute
-   * window. Reveals: the IP addresses of recent clients.
+   * `status:ip:{ip}`, `socket:ip:{ip}`, `exchange:key:{sha256 of the presented key}`, the OAuth
+   * routes' `oauth-…:ip:{ip}`, each living its one-minute window ({ip}: an IPv4 address, or an IPv6
+   * /64 as `a:b:c:d::/64`); and `qr:day:{YYYY-MM-DD}`, the logins of one Beijing day, living a day
+   * and an hour. Reveals: the IP addresses (IPv6 networks) of recent clients.
    */
   rateLimitPrefix: string
   /** What CLIENT LIST names each connection of the Redis drivers (BullMQ names its own under bullPrefix). */
