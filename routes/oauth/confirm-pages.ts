@@ -25,12 +25,20 @@ const SYSTEMS: ReadonlyArray<readonly [RegExp, string]> = [
   [/Linux/, 'Linux']
 ]
 
-/** "Chrome 126 · Windows" from a User-Agent; the raw string (it is what was sent) when neither is known. */
+/** Of a User-Agent nothing is known of: enough to tell it apart, too little to write the visitor a message in it. */
+const UNKNOWN_AGENT_SHOWN = 60
+
+/**
+ * "Chrome 126 · Windows" from a User-Agent; its first characters when neither is known (a script's
+ * "python-requests/2.31" says enough, and a longer one is the requester's text, not ours to show).
+ */
 export function describeBrowser (userAgent: string | null): string | null {
   if (userAgent === null || userAgent === '') return null
   const browser = BROWSERS.find(([pattern]) => pattern.test(userAgent))
   const system = SYSTEMS.find(([pattern]) => pattern.test(userAgent))?.[1]
-  if (browser === undefined && system === undefined) return userAgent
+  if (browser === undefined && system === undefined) {
+    return userAgent.length > UNKNOWN_AGENT_SHOWN ? `${userAgent.slice(0, UNKNOWN_AGENT_SHOWN)}…` : userAgent
+  }
   const version = browser === undefined ? undefined : browser[0].exec(userAgent)?.[1]?.split('.')[0]
   const name = browser === undefined ? undefined : `${browser[1]}${version === undefined ? '' : ` ${version}`}`
   return [name, system].filter((part) => part !== undefined).join(' · ')
@@ -47,8 +55,8 @@ function fact (zh: string, en: string, value: string): string {
 export function confirmPage ({ request, nickname, form }: { request: LoginRequestFacts, nickname: string, form: string }): string {
   const browser = describeBrowser(request.userAgent)
   const facts = [
-    fact('网站', 'Website', request.origin ?? '未知：不是由网页发起的 · unknown: no web page asked for it'),
-    fact('浏览器', 'Browser', browser ?? '未知 · unknown'),
+    fact('网站（自报）', 'Website (as it says)', request.origin ?? '未知：不是由网页发起的 · unknown: no web page asked for it'),
+    fact('浏览器（自报）', 'Browser (as it says)', browser ?? '未知 · unknown'),
     fact('IP 地址', 'IP address', request.ip ?? '未知 · unknown'),
     fact('时间', 'Time', `${beijingTime(request.requestedAt)}（北京时间 · Beijing time）`)
   ].join('\n')

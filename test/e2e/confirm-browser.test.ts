@@ -54,7 +54,7 @@ t.test('deny on the phone: the login page says so; confirm: it logs in', async (
   await scanAndOpenLink(t, phone, await startLogin(page, app), 0)
   await page.locator('#login[data-state="scanned"]').waitFor()
   const confirmPage = await phone.content()
-  t.match(confirmPage, /网站 · Website/, 'the phone shows what is being approved')
+  t.match(confirmPage, /网站（自报） · Website \(as it says\)/, 'the phone shows what is being approved')
   t.match(confirmPage, app.url, 'the page that asked: ours')
   await phone.getByRole('button', { name: /拒绝 · Deny/ }).click()
   await phone.getByRole('heading', { name: '已拒绝登录' }).waitFor()
