@@ -11,6 +11,7 @@ import drivers from '../plugins/app/drivers.js'
 import wechat from '../plugins/app/wechat.js'
 import logins from '../plugins/app/logins.js'
 import worker from '../plugins/app/worker.js'
+import scanIntake from '../plugins/app/scan-intake.js'
 import healthRoutes from '../routes/health/index.js'
 import loginRoutes from '../routes/login/index.js'
 import wechatRoutes from '../routes/wechat/index.js'
@@ -49,6 +50,7 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
   await fastify.register(helmet)
   await fastify.register(rateLimit)
   await fastify.register(websocket)
+  await fastify.register(scanIntake)
   await fastify.register(healthRoutes)
   await fastify.register(loginRoutes, { prefix: '/api/login' })
   await fastify.register(wechatRoutes, { prefix: '/wechat' })

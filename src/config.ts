@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
 import { oauthConfigProblem } from './oauth/settings.js'
@@ -76,6 +78,11 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_QR_GLOBAL: Type.Integer({ default: 1000, minimum: 0, description: 'Logins created per minute in all; 0 = off' }),
   RATE_LIMIT_STATUS_PER_IP: Type.Integer({ default: 120, minimum: 0, description: 'Status polls per IP per minute; 0 = off' }),
   RATE_LIMIT_EXCHANGE_PER_KEY: Type.Integer({ default: 600, minimum: 0, description: 'Exchange attempts per API key per minute; 0 = off' }),
+
+  SPOOL_DIR: Type.Optional(Type.String({
+    minLength: 1,
+    description: "Where the webhook keeps scans on disk while Redis is unreachable; one directory per instance (default: the system's temporary directory)"
+  })),
 
   LOG_LEVEL: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   RUN_WORKER: Type.Boolean({ default: true }),
@@ -163,6 +170,14 @@ export function loadConfig (env: Env = process.env): Config {
 
 function publicOrigin (config: Pick<Config, 'PUBLIC_URL'>): string {
   return new URL(config.PUBLIC_URL).origin
+}
+
+/**
+ * SPOOL_DIR, else a directory of the system's temporary one named after REDIS_PREFIX: one per
+ * deployment on a host; an instance's containers each have their own.
+ */
+export function spoolDir (config: Pick<Config, 'SPOOL_DIR' | 'REDIS_PREFIX'>): string {
+  return config.SPOOL_DIR ?? join(tmpdir(), 'wechat-qr-login-spool', config.REDIS_PREFIX.replace(/[^A-Za-z0-9_.-]/g, '_'))
 }
 
 /** Origins whose pages may open the login socket: ALLOWED_ORIGINS, else PUBLIC_URL's origin. */

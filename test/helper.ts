@@ -2,7 +2,6 @@
  * Every test starts `const app = await build(t)`: the app as the server entry builds it, on a free
  * port, closed after the test. Redis keys, login sockets and waiting are in test/helpers/.
  */
-import { once } from 'node:events'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import app from '../src/app.js'
@@ -11,6 +10,7 @@ import { serverOptions } from '../src/process.js'
 import type { CreatedLogin } from '../src/wire/login.js'
 import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from './fixtures/emulator-server.js'
 import { cleanupKeys, redisUrl, uniquePrefix } from './helpers/redis.js'
+import { freeLoopbackPort } from './helpers/redis-server.js'
 import type { Scope } from './helpers/scope.js'
 
 /** Test credentials: never real ones. */
@@ -22,8 +22,8 @@ export const TEST_WECHAT = {
 } as const
 
 export interface TestEmulator extends EmulatorServer {
-  /** Where the emulator pushes scans: one of the app instances. */
-  pushTo (target: TestApp): void
+  /** Where the emulator pushes scans: one of the app instances (or a load balancer in front of them). */
+  pushTo (target: Pick<TestApp, 'url'>): void
 }
 
 /** A standalone emulator of the test account; `options` tune it (token TTL, force-refresh limits…). */
@@ -39,7 +39,7 @@ export async function startEmulator (t: Scope, options: Partial<EmulatorServerOp
   })
   t.after(() => server.close())
   return Object.assign(server, {
-    pushTo (target: TestApp) { webhookUrl = `${target.url}/wechat/webhook` }
+    pushTo (target: Pick<TestApp, 'url'>) { webhookUrl = `${target.url}/wechat/webhook` }
   })
 }
 
@@ -70,7 +70,7 @@ export async function build (t: Scope, { driver = 'redis', env = {}, prefix, emu
   const keyPrefix = prefix ?? uniquePrefix('app')
   if (prefix === undefined) cleanupKeys(t, keyPrefix)
   // The port is chosen first so PUBLIC_URL (and with it the allowed WebSocket origin) is the real one.
-  const port = env.PORT ?? String(await freePort())
+  const port = env.PORT ?? String(await freeLoopbackPort())
   const config = loadConfig({
     ...TEST_WECHAT,
     PORT: port,
@@ -97,14 +97,7 @@ export async function build (t: Scope, { driver = 'redis', env = {}, prefix, emu
   return built
 }
 
-export async function freePort (): Promise<number> {
-  const { createServer } = await import('node:net')
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+export { freeLoopbackPort as freePort }
 
 export async function createLogin (target: TestApp): Promise<CreatedLogin> {
   const response = await fetch(`${target.url}/api/login/qr`, { method: 'POST' })

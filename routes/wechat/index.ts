@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { scanDedupKey, toScanJob } from '../../src/jobs/definitions.js'
+import { EventNotKept } from '../../src/jobs/scan-intake.js'
 import { isOurScene } from '../../src/login/tokens.js'
 import { createMessageCrypto } from '../../src/wechat/crypto.js'
 import { toWeChatMessage, type WeChatMessage } from '../../src/wechat/events.js'
-import { MalformedXml, MissingEchostr, NotAWeChatMessage, SignatureReused, withLog } from '../errors.js'
+import { MalformedXml, MissingEchostr, NotAWeChatMessage, SignatureReused, Unavailable, withLog } from '../errors.js'
 import { openPush } from './encryption.js'
 import { signedRequestHook } from './signed-request.js'
 import { registerXmlParser } from './xml-body.js'
@@ -38,9 +39,7 @@ function fingerprint (message: WeChatMessage): string {
 const WECHAT_FACING = { codeOnlyErrors: true }
 
 const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, drivers } = fastify
-  // A signature is accepted only inside the timestamp window, either side of our clock.
-  const signatureTtlMs = 2 * config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS * 1000
+  const { config, scanIntake } = fastify
   // Built at boot, so a bad EncodingAESKey stops the server rather than the first push.
   const messageCrypto = config.WECHAT_ENCODING_AES_KEY === undefined
     ? null
@@ -72,16 +71,25 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
     const { body } = openPush(request.body, request.query, messageCrypto, config.WECHAT_ALLOW_PLAINTEXT)
     const message = toWeChatMessage(body)
     if (message === null) throw new NotAWeChatMessage()
-    // The signature does not cover a plaintext body: one signature, one body (retries resend the same).
-    const claim = await drivers.signatureLedger.claim(String(request.query.signature), fingerprint(message), signatureTtlMs)
-    if (claim === 'different') throw new SignatureReused()
     const job = toScanJob(message)
-    if (job === null || !isOurScene(job.scene)) {
-      request.log.debug({ msgType: message.MsgType, event: message.Event }, 'webhook push ignored')
-      return reply.type('text/plain; charset=utf-8').send(ACK)
+    const scan = job !== null && isOurScene(job.scene) ? job : null
+    // Answered only once the scan is kept (queued, or spooled while Redis is away): an error status
+    // would be an answer, and WeChat would not send the scan again. The signature does not cover a
+    // plaintext body: one signature, one body (WeChat's retries resend the same).
+    let outcome
+    try {
+      outcome = await scanIntake.keep({ signature: String(request.query.signature), fingerprint: fingerprint(message), scan, dedupKey: scan === null ? '' : scanDedupKey(scan) })
+    } catch (error) {
+      // Past WeChat's deadline by now: this answer reaches no one, and WeChat sends the push again.
+      if (error instanceof EventNotKept) throw new Unavailable({ cause: error })
+      throw error
     }
-    const outcome = await drivers.scanQueue.enqueue(job, scanDedupKey(job))
-    request.log.info({ scene: job.scene, event: job.event, outcome }, 'scan event received')
+    if (outcome === 'signature_reused') throw new SignatureReused()
+    if (scan === null) {
+      request.log.debug({ msgType: message.MsgType, event: message.Event }, 'webhook push ignored')
+    } else {
+      request.log.info({ scene: scan.scene, event: scan.event, outcome }, 'scan event received')
+    }
     return reply.type('text/plain; charset=utf-8').send(ACK)
   })
 }

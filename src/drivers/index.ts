@@ -1,5 +1,6 @@
 import type { Config } from '../config.js'
 import type { Log } from '../log.js'
+import { scanRetryPolicy } from '../jobs/definitions.js'
 import { createEmbeddedDrivers, type EmbeddedDrivers } from './memory/drivers.js'
 import { createRedisDrivers, type RedisDrivers } from './redis/drivers.js'
 
@@ -12,6 +13,7 @@ const silent: Log = { fatal () {}, error () {}, warn () {}, info () {}, debug ()
 
 /** The drivers, chosen once at boot: Redis with REDIS_URL, this process (embedded mode) without. */
 export function createDrivers (config: Config, log: Log = silent): RedisDrivers | EmbeddedDrivers {
-  if (config.REDIS_URL === undefined) return createEmbeddedDrivers()
-  return createRedisDrivers(config.REDIS_URL, config, log)
+  const retry = scanRetryPolicy(config.LOGIN_TTL_SECONDS * 1000)
+  if (config.REDIS_URL === undefined) return createEmbeddedDrivers({ retry })
+  return createRedisDrivers(config.REDIS_URL, config, log, retry)
 }

@@ -1,3 +1,4 @@
+import { backoffDelay } from '../util/backoff.js'
 import type { WeChatMessage } from '../wechat/events.js'
 
 /** Shared by the webhook (producer) and the worker (consumer): one place for names, payloads and how a WeChat event becomes a job. */
@@ -51,10 +52,49 @@ export function scanDedupKey (job: Pick<ScanJob, 'openid' | 'createTime' | 'even
 /** Longer than WeChat's whole retry span, so a late retry after completion is still recognised. */
 export const DEDUP_TTL_MS = 120_000
 
-export const JOB_ATTEMPTS = 5
-export const JOB_BACKOFF_MS = 200
+/**
+ * A person waits on every job: the first retry comes fast, and no gap between retries exceeds a
+ * few seconds, so a login completes within JOB_RETRY_MAX_MS of WeChat coming back.
+ */
+export const JOB_RETRY_BASE_MS = 200
+export const JOB_RETRY_MAX_MS = 3000
 
-export type JobProcessor<T> = (job: T, attempt: number) => Promise<void>
+/** When and how often a failed job runs again. Both queue drivers follow it. */
+export interface RetryPolicy {
+  /** A ceiling BullMQ needs; the deadline in `delayMs` ends retries first. */
+  attempts: number
+  /** The wait before the next attempt after `attemptsMade` failed ones, or null: no more attempts. */
+  delayMs (attemptsMade: number, queuedAt: number, now: number): number | null
+}
+
+/**
+ * Retries last as long as the login they serve: a scan is queued after its login was created, so
+ * `queuedAt + loginTtlMs` is past the login's expiry, and the first attempt after that finds the
+ * login expired and ends the job (the page has shown "expired" since, never "scanned" for ever).
+ */
+export function scanRetryPolicy (loginTtlMs: number, random: () => number = Math.random): RetryPolicy {
+  // Each wait is at least half its step: the ramp up to the cap, then one attempt per half cap.
+  const ramp = Math.ceil(Math.log2(JOB_RETRY_MAX_MS / JOB_RETRY_BASE_MS)) + 1
+  return {
+    attempts: ramp + Math.ceil(loginTtlMs / (JOB_RETRY_MAX_MS / 2)) + 1,
+    delayMs (attemptsMade, queuedAt, now) {
+      if (now >= queuedAt + loginTtlMs) return null
+      return backoffDelay(attemptsMade - 1, JOB_RETRY_BASE_MS, JOB_RETRY_MAX_MS, random)
+    }
+  }
+}
+
+/**
+ * On shutdown a worker lets its running jobs finish for this long; a job still running then is
+ * left to its lock, and another worker runs it again once the lock lapses.
+ */
+export const JOB_DRAIN_DEADLINE_MS = 5000
+
+/**
+ * `attempt` counts from 1; `queuedAt` is when the job entered the queue (a spooled event: when it
+ * was replayed), in epoch ms.
+ */
+export type JobProcessor<T> = (job: T, attempt: number, queuedAt?: number) => Promise<void>
 
 export interface JobQueue<T> {
   /** 'duplicate' when a job with the same key was added within DEDUP_TTL_MS. */

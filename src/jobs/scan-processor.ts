@@ -15,6 +15,14 @@ export interface ScanProcessorOptions {
   now?: () => number
 }
 
+/**
+ * A login Redis lost (restarted without its data) is put back by the instance whose socket watches
+ * it, once that instance is reconnected (LoginService.authorized). A scan queued at the same time
+ * (replayed from the spool, say) may get there first: "missing" is retried this long after the job
+ * was queued before the scan is dropped.
+ */
+export const MISSING_LOGIN_GRACE_MS = 15_000
+
 /** WeChat says this openid is not one of the account's users: no retry will change that. */
 const PERMANENT_USER_ERRCODES: ReadonlySet<number> = new Set([40003, 48001])
 
@@ -23,9 +31,10 @@ const PERMANENT_USER_ERRCODES: ReadonlySet<number> = new Set([40003, 48001])
  * store's compare-and-set issues at most one code per login.
  */
 export function createScanProcessor ({ store, bus, wechat, codeTtlMs, log, now = Date.now }: ScanProcessorOptions): JobProcessor<ScanJob> {
-  return async function processScan (job) {
+  return async function processScan (job, _attempt, queuedAt = now()) {
     const { scene } = job
     const scanned = await store.markScanned(scene, now())
+    if (scanned === 'missing' && now() - queuedAt < MISSING_LOGIN_GRACE_MS) throw new Error('login not found (yet): retried while instances restore lost logins')
     if (scanned === 'missing' || scanned === 'expired' || scanned === 'already_confirmed') {
       log.info({ scene, outcome: scanned }, 'scan ignored')
       // A re-run after a crash between confirming and publishing: the page must still hear of it.

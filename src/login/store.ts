@@ -9,6 +9,11 @@ export interface LoginStore {
   /** Stores a new login; the record outlives expiresAt by `retainMs` so late readers see "expired". */
   create (record: LoginRecord, retainMs: number): Promise<void>
   get (scene: string): Promise<LoginRecord | null>
+  /**
+   * Stores `record` only if the store has no login under its scene: puts back a login the store
+   * lost (Redis restarted without its data) from a copy read before. true when it was put back.
+   */
+  restore (record: LoginRecord, retainMs: number): Promise<boolean>
   /** pending → scanned, only while the login is live (now < expiresAt). */
   markScanned (scene: string, now: number): Promise<TransitionResult>
   /** scanned → pending: the scan could not be confirmed (WeChat refused the user), so the QR is open again. */

@@ -1,5 +1,5 @@
 import type { Drivers } from '../drivers.js'
-import type { ScanJob, JobWorker } from '../../jobs/definitions.js'
+import type { ScanJob, JobWorker, RetryPolicy } from '../../jobs/definitions.js'
 import { createMemoryJobQueue } from './job-queue.js'
 import { createMemoryLoginBus } from './login-bus.js'
 import { createMemoryLoginStore } from './login-store.js'
@@ -16,10 +16,10 @@ export interface EmbeddedDrivers extends Drivers {
  * Embedded mode: every driver in this process, nothing to connect to. One process only: a second
  * instance would not see these logins, which is why multi-instance deployments set REDIS_URL.
  */
-export function createEmbeddedDrivers (): EmbeddedDrivers {
+export function createEmbeddedDrivers ({ retry }: { retry: RetryPolicy }): EmbeddedDrivers {
   const loginStore = createMemoryLoginStore()
   const loginBus = createMemoryLoginBus()
-  const scanQueue = createMemoryJobQueue<ScanJob>()
+  const scanQueue = createMemoryJobQueue<ScanJob>({ retry })
   const oauthStateStore = createMemoryOAuthStateStore()
   const userTokenStore = createMemoryUserTokenStore()
   const workers: JobWorker[] = []
@@ -45,6 +45,10 @@ export function createEmbeddedDrivers (): EmbeddedDrivers {
 
     async healthy () {
       return true
+    },
+
+    onAvailable () {
+      return () => {}
     },
 
     close () {

@@ -31,6 +31,12 @@ export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => nu
       return record === undefined ? null : normalize(record)
     },
 
+    async restore (record, retainMs) {
+      if (logins.has(record.scene)) return false
+      logins.setUntil(record.scene, normalize(record), record.expiresAt + retainMs)
+      return true
+    },
+
     async markScanned (scene, now): Promise<TransitionResult> {
       const record = logins.get(scene)
       if (record === undefined) return 'missing'

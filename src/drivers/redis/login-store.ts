@@ -23,6 +23,13 @@ if status == 'scanned' then redis.call('HSET', KEYS[1], 'status', 'pending'); re
 return 'changed'
 `
 
+const RESTORE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+`
+
 const CONFIRM = `
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
@@ -37,6 +44,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     wqlMarkScanned (loginKey: string, now: string): Result<TransitionResult, Context>
     wqlReleaseScan (loginKey: string): Result<TransitionResult, Context>
+    wqlRestoreLogin (loginKey: string, removeAt: string, ...fields: string[]): Result<0 | 1, Context>
     wqlConfirm (loginKey: string, codeKey: string, now: string, code: string, codeExpiresAt: string,
       identity: string, codeTtlMs: string): Result<TransitionResult, Context>
   }
@@ -47,17 +55,14 @@ export function createRedisLoginStore (redis: Redis, keys: Pick<RedisKeyspace, '
   redis.defineCommand('wqlMarkScanned', { numberOfKeys: 1, lua: MARK_SCANNED })
   redis.defineCommand('wqlReleaseScan', { numberOfKeys: 1, lua: RELEASE_SCAN })
   redis.defineCommand('wqlConfirm', { numberOfKeys: 2, lua: CONFIRM })
+  redis.defineCommand('wqlRestoreLogin', { numberOfKeys: 1, lua: RESTORE })
 
   const { login: loginKey, loginCode: codeKey } = keys
 
   return {
     async create (record, retainMs) {
       const key = loginKey(record.scene)
-      const fields: Record<string, string> = {}
-      for (const [name, value] of Object.entries(record)) {
-        if (value !== undefined) fields[name] = String(value)
-      }
-      const results = await redis.multi().hset(key, fields).pexpireat(key, record.expiresAt + retainMs).exec()
+      const results = await redis.multi().hset(key, toFields(record)).pexpireat(key, record.expiresAt + retainMs).exec()
       // MULTI reports a failed command in its results instead of throwing: a login half-stored is none.
       const failed = results?.find(([error]) => error !== null)?.[0]
       if (results === null || failed !== undefined) throw failed ?? new Error('login not stored: transaction aborted')
@@ -66,6 +71,11 @@ export function createRedisLoginStore (redis: Redis, keys: Pick<RedisKeyspace, '
     async get (scene) {
       const fields = await redis.hgetall(loginKey(scene))
       return fields.status === undefined ? null : toRecord(fields)
+    },
+
+    async restore (record, retainMs) {
+      const restored = await redis.wqlRestoreLogin(loginKey(record.scene), String(record.expiresAt + retainMs), ...Object.entries(toFields(record)).flat())
+      return restored === 1
     },
 
     markScanned (scene, now) {
@@ -91,6 +101,14 @@ export function createRedisLoginStore (redis: Redis, keys: Pick<RedisKeyspace, '
       return stored === null ? null : JSON.parse(stored) as Identity
     }
   }
+}
+
+function toFields (record: LoginRecord): Record<string, string> {
+  const fields: Record<string, string> = {}
+  for (const [name, value] of Object.entries(record)) {
+    if (value !== undefined) fields[name] = String(value)
+  }
+  return fields
 }
 
 function toRecord (fields: Record<string, string>): LoginRecord {
