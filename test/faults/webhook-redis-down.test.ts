@@ -3,11 +3,12 @@
  * within 5 s (the emulator gives up at 5 s like WeChat), and an error status loses the scan: the
  * webhook answers `success` only once the scan is kept, in Redis or in the spool on disk.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import t, { type Test } from 'tap'
+import { PushFailed } from '../../src/emulator/push.js'
 import { WEBHOOK_HOLD_MS } from '../../src/jobs/scan-intake.js'
 import { build, createLogin, exchange, startEmulator, type TestApp } from '../helper.js'
 import { startRedisProxy } from '../helpers/redis.js'
@@ -112,4 +113,30 @@ t.test('a push that is not a scan is acknowledged at once while Redis is away: n
   t.comment(`answered after ${Math.round(performance.now() - started)} ms`)
   await waitForLogLine(app.logs, (line) => line.msg === 'webhook push ignored')
   proxy.restore()
+})
+
+t.test('Redis away and the spool refuses (a full disk): no answer, so WeChat sends the push again, and its retry is kept', async (t) => {
+  const proxy = await startRedisProxy(t)
+  const emulator = await startEmulator(t)
+  const parent = await spoolDir(t)
+  const spool = join(parent, 'spool')
+  const app = await build(t, { emulator, env: { REDIS_URL: proxy.url, SPOOL_DIR: spool } })
+  const login = await createLogin(app)
+  const socket = await openLoginSocket(app, login)
+  t.equal((await socket.next()).status, 'pending')
+  // Where the spool would write is now a file: every write fails.
+  await rm(spool, { recursive: true })
+  await writeFile(spool, '')
+
+  proxy.cut()
+  const failed = await emulator.emulator.scan(login.ticket, emulator.emulator.users[0]?.openid ?? '').then(() => null, (error: unknown) => error)
+  if (!(failed instanceof PushFailed)) throw new Error(`the push was answered: ${String(failed)}`)
+  t.match(failed.message, /no answer within 5000 ms/, 'WeChat got no answer: it will send the push again')
+  await waitForLogLine(app.logs, (line) => line.msg === 'Redis unreachable and the spool refused the event: left unanswered so that WeChat sends it again')
+
+  proxy.restore()
+  const retried = await emulator.emulator.replay(failed.push)
+  t.same({ status: retried.status, body: retried.body }, { status: 200, body: 'success' }, "WeChat's retry, once Redis is back, is queued")
+  const { message } = await waitForStatus(socket, 'confirmed')
+  t.equal((await exchange(app, message.code ?? '')).status, 200)
 })
