@@ -63,22 +63,26 @@ export const JOB_RETRY_MAX_MS = 3000
 export interface RetryPolicy {
   /** A ceiling BullMQ needs; the deadline in `delayMs` ends retries first. */
   attempts: number
-  /** The wait before the next attempt after `attemptsMade` failed ones, or null: no more attempts. */
-  delayMs (attemptsMade: number, queuedAt: number, now: number): number | null
+  /**
+   * The wait before the next attempt after `attemptsMade` failed ones, the last of which started
+   * at `attemptStartedAt`; null: no more attempts.
+   */
+  delayMs (attemptsMade: number, queuedAt: number, attemptStartedAt: number): number | null
 }
 
 /**
  * Retries last as long as the login they serve: a scan is queued after its login was created, so
- * `queuedAt + loginTtlMs` is past the login's expiry, and the first attempt after that finds the
- * login expired and ends the job (the page has shown "expired" since, never "scanned" for ever).
+ * `queuedAt + loginTtlMs` is past the login's expiry. Retries go on until an attempt has started
+ * after that: such an attempt finds the login expired and ends the job (the page has shown
+ * "expired" since, never "scanned" for ever); if it failed all the same, nothing is left to do.
  */
 export function scanRetryPolicy (loginTtlMs: number, random: () => number = Math.random): RetryPolicy {
   // Each wait is at least half its step: the ramp up to the cap, then one attempt per half cap.
   const ramp = Math.ceil(Math.log2(JOB_RETRY_MAX_MS / JOB_RETRY_BASE_MS)) + 1
   return {
     attempts: ramp + Math.ceil(loginTtlMs / (JOB_RETRY_MAX_MS / 2)) + 1,
-    delayMs (attemptsMade, queuedAt, now) {
-      if (now >= queuedAt + loginTtlMs) return null
+    delayMs (attemptsMade, queuedAt, attemptStartedAt) {
+      if (attemptStartedAt >= queuedAt + loginTtlMs) return null
       return backoffDelay(attemptsMade - 1, JOB_RETRY_BASE_MS, JOB_RETRY_MAX_MS, random)
     }
   }

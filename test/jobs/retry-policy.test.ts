@@ -6,6 +6,7 @@ function schedule (loginTtlMs: number, random: () => number): number[] {
   const policy = scanRetryPolicy(loginTtlMs, random)
   const starts = [0]
   for (let attemptsMade = 1; attemptsMade < policy.attempts; attemptsMade++) {
+    // Each attempt fails at once: the next starts after the wait.
     const delay = policy.delayMs(attemptsMade, 0, starts.at(-1) ?? 0)
     if (delay === null) return starts
     starts.push((starts.at(-1) ?? 0) + delay)
@@ -28,8 +29,9 @@ t.test('retries last the login\'s whole lifetime and stop after it', async (t) =
     for (const random of [() => 0, () => 1]) {
       const starts = schedule(loginTtlMs, random)
       const last = starts.at(-1) ?? 0
-      t.ok(last >= loginTtlMs, `TTL ${loginTtlMs} ms: the last attempt (${last} ms) is after the login expired`)
+      t.ok(last >= loginTtlMs, `TTL ${loginTtlMs} ms: the last attempt (${last} ms) starts after the login expired, and ends the job`)
       t.ok(last < loginTtlMs + JOB_RETRY_MAX_MS, 'by at most one wait')
+      t.ok(starts.slice(0, -1).every((start) => start < loginTtlMs), 'the only one after it')
     }
   }
 })
@@ -38,4 +40,10 @@ t.test('WeChat failing 30 s inside a 300 s login: the first attempt after it is 
   const starts = schedule(300_000, Math.random)
   const after = starts.find((start) => start >= 30_000)
   t.ok(after !== undefined && after - 30_000 <= JOB_RETRY_MAX_MS, `an attempt at ${after ?? NaN} ms`)
+})
+
+t.test('an attempt that started before the deadline and failed after it is still followed by one', async (t) => {
+  const policy = scanRetryPolicy(10_000, () => 0)
+  t.type(policy.delayMs(3, 0, 9_999), 'number', 'it ran against a live login: one more, which finds it expired')
+  t.equal(policy.delayMs(4, 0, 10_000), null, 'started at the deadline: nothing left to do')
 })

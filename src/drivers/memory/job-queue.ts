@@ -57,12 +57,13 @@ export function createMemoryJobQueue<T> ({ retry, clock = Date.now }: { retry: R
 
   function run (worker: WorkerSlot<T>, job: QueuedJob<T>): void {
     const attempt = job.attemptsMade + 1
+    const startedAt = clock()
     // A microtask later: the producer's enqueue() never runs processor code re-entrantly.
     const running: Promise<void> = Promise.resolve()
       .then(() => worker.processor(job.data, attempt, job.queuedAt))
       .catch((error: unknown) => {
         job.attemptsMade = attempt
-        const delay = error instanceof PermanentJobError || attempt >= retry.attempts ? null : retry.delayMs(attempt, job.queuedAt, clock())
+        const delay = error instanceof PermanentJobError || attempt >= retry.attempts ? null : retry.delayMs(attempt, job.queuedAt, startedAt)
         worker.log.warn({ jobId: String(job.id), attempts: attempt, retrying: delay !== null, err: error }, 'job failed')
         if (delay !== null) retryLater(job, delay)
       })

@@ -77,7 +77,7 @@ export function startBullWorker<T> (queueName: string, processor: JobProcessor<T
     maxStalledCount: WORKER_MAX_STALLED_COUNT,
     settings: {
       // -1: BullMQ's "no more retries".
-      backoffStrategy: (attemptsMade, _type, _error, job) => retry.delayMs(attemptsMade, job?.timestamp ?? Date.now(), Date.now()) ?? -1
+      backoffStrategy: (attemptsMade, _type, _error, job) => retry.delayMs(attemptsMade, job?.timestamp ?? 0, job?.processedOn ?? Date.now()) ?? -1
     }
   })
 
