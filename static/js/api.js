@@ -54,7 +54,7 @@ export async function fetchStatus (login) {
 
 /** The origins the service lets receive a code (ALLOWED_ORIGINS); none when it cannot say. @returns {Promise<string[]>} */
 export function fetchAllowedOrigins () {
-  return fetch(`${LOGIN_API}/config`)
+  return fetch(`${LOGIN_API}/config`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
     .then((response) => response.ok ? response.json() : { allowedOrigins: [] })
     .then((config) => Array.isArray(config.allowedOrigins) ? config.allowedOrigins.filter(/** @param {unknown} origin */ (origin) => typeof origin === 'string') : [])
     .catch(() => [])

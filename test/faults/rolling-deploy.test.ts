@@ -17,7 +17,7 @@ import { TEST_WECHAT, freePort, startEmulator, type TestEmulator } from '../help
 import { startBalancer, type Balancer } from '../helpers/balancer.js'
 import { startService, withMessage, type ServiceProcess } from '../helpers/processes.js'
 import { cleanupKeys, redisUrl, uniquePrefix } from '../helpers/redis.js'
-import { waitFor } from '../helpers/wait.js'
+import { waitFor, withDeadline } from '../helpers/wait.js'
 
 t.setTimeout(120_000)
 
@@ -100,12 +100,6 @@ async function scanLikeWeChat (emulator: TestEmulator, ticket: string, openid: s
   }
 }
 
-function withDeadline<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms) })
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
-}
-
 t.test('three instances rolled one by one under a steady stream of logins: none fails', async (t) => {
   const prefix = uniquePrefix('deploy')
   cleanupKeys(t, prefix)
@@ -139,6 +133,7 @@ t.test('three instances rolled one by one under a steady stream of logins: none 
   const closeCodes: number[] = []
   const users = emulator.emulator.users
   async function visitor (index: number): Promise<void> {
+    // eslint-disable-next-line no-unmodified-loop-condition -- set by the test once the roll is done
     for (let visit = 0; !stopping; visit++) {
       try {
         const created = await send(`${balancer.url}/api/login/qr`, 'POST')

@@ -51,3 +51,10 @@ export async function waitForLogLine (logs: readonly string[], matches: (line: L
   }, { what: 'a log line', ...options })
   return found as LoggedLine
 }
+
+/** `promise`, or a rejection naming `what` if it has not settled within `ms`: a hang fails the test at once. */
+export function withDeadline<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms) })
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
+}
