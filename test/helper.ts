@@ -99,13 +99,13 @@ export async function build (t: Scope, { driver = 'redis', env = {}, prefix, emu
 
 export { freeLoopbackPort as freePort }
 
-export async function createLogin (target: TestApp): Promise<CreatedLogin> {
+export async function createLogin (target: Pick<TestApp, 'url'>): Promise<CreatedLogin> {
   const response = await fetch(`${target.url}/api/login/qr`, { method: 'POST' })
   if (response.status !== 201) throw new Error(`POST /api/login/qr answered ${response.status}: ${await response.text()}`)
   return await response.json() as CreatedLogin
 }
 
-export async function exchange (target: TestApp, code: string, apiKey: string = TEST_WECHAT.API_KEY): Promise<{ status: number, body: Record<string, unknown> }> {
+export async function exchange (target: Pick<TestApp, 'url'>, code: string, apiKey: string = TEST_WECHAT.API_KEY): Promise<{ status: number, body: Record<string, unknown> }> {
   const response = await fetch(`${target.url}/api/login/exchange`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },

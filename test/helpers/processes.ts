@@ -28,8 +28,8 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts an entry with exactly `env` (plus PATH), and waits until it says it started. Killed at the
- * end of the scope if still running.
+ * Starts an entry with exactly `env` (plus PATH), and waits until it says it started (an info line:
+ * LOG_LEVEL must be info or lower). Killed at the end of the scope if still running.
  */
 export async function startService (scope: Scope, entry: keyof typeof ENTRIES, env: Record<string, string>): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [ENTRIES[entry]], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
