@@ -89,8 +89,9 @@ export async function build (t: Scope, { driver = 'redis', env = {}, prefix, emu
     }
   })
   const fastify = Fastify({ ...serverOptions(config, sink), forceCloseConnections: true })
-  await fastify.register(app, { config })
+  // Closed even when the app fails to boot: the plugins that did start have connections open.
   t.after(() => fastify.close())
+  await fastify.register(app, { config })
   await fastify.listen({ port: config.PORT, host: '127.0.0.1' })
   const built: TestApp = { fastify, config, url: `http://127.0.0.1:${config.PORT}`, logs }
   if (emulator !== undefined && prefix === undefined) emulator.pushTo(built)

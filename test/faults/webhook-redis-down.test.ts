@@ -9,9 +9,11 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import t, { type Test } from 'tap'
 import { PushFailed } from '../../src/emulator/push.js'
-import { WEBHOOK_HOLD_MS } from '../../src/jobs/scan-intake.js'
+import { scanDedupKey } from '../../src/jobs/definitions.js'
+import { WEBHOOK_HOLD_MS, parseSpooledScan } from '../../src/jobs/scan-intake.js'
+import { openFileSpool } from '../../src/jobs/spool.js'
 import { build, createLogin, exchange, startEmulator, type TestApp } from '../helper.js'
-import { startRedisProxy } from '../helpers/redis.js'
+import { cleanupKeys, startRedisProxy, uniquePrefix } from '../helpers/redis.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 import { waitFor, waitForLogLine, type LoggedLine } from '../helpers/wait.js'
@@ -139,4 +141,35 @@ t.test('Redis away and the spool refuses (a full disk): no answer, so WeChat sen
   t.same({ status: retried.status, body: retried.body }, { status: 200, body: 'success' }, "WeChat's retry, once Redis is back, is queued")
   const { message } = await waitForStatus(socket, 'confirmed')
   t.equal((await exchange(app, message.code ?? '')).status, 200)
+})
+
+t.test('scans a previous process spooled are replayed when the next one starts on the same SPOOL_DIR', async (t) => {
+  const emulator = await startEmulator(t)
+  const prefix = uniquePrefix('spool-boot')
+  cleanupKeys(t, prefix)
+  const first = await build(t, { emulator, prefix, env: { RUN_WORKER: '0' } })
+  const login = await createLogin(first)
+  const socket = await openLoginSocket(first, login)
+  t.equal((await socket.next()).status, 'pending')
+  const user = emulator.emulator.users[0]
+  if (user === undefined) throw new Error('no test user')
+
+  // What a process that died during an outage leaves behind: one spooled scan.
+  const dir = await spoolDir(t)
+  const leftover = await openFileSpool({ dir, parse: parseSpooledScan })
+  const scan = { scene: login.scene, openid: user.openid, event: 'SCAN' as const, createTime: String(Math.floor(Date.now() / 1000)) }
+  await leftover.append({ scan, dedupKey: scanDedupKey(scan), signature: 'left-by-a-dead-process', fingerprint: 'f', receivedAt: Date.now() })
+  await leftover.close()
+
+  const next = await build(t, { emulator, prefix, env: { SPOOL_DIR: dir } })
+  await waitForLogLine(next.logs, (line) => line.msg === 'spool replayed' && line.delivered === 1)
+  const { message } = await waitForStatus(socket, 'confirmed')
+  t.equal((await exchange(next, message.code ?? '')).body.openid, user.openid, 'the scan counted: no second scan')
+  t.same(await spooledLines(dir), [], 'and left the disk')
+})
+
+t.test('a SPOOL_DIR that cannot be created stops the boot, not the first outage', async (t) => {
+  const parent = await spoolDir(t)
+  await writeFile(join(parent, 'a-file'), '')
+  await t.rejects(build(t, { env: { SPOOL_DIR: join(parent, 'a-file', 'spool') } }), { code: 'ENOTDIR' })
 })
