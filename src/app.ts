@@ -14,6 +14,7 @@ import drivers from '../plugins/app/drivers.js'
 import wechat from '../plugins/app/wechat.js'
 import logins from '../plugins/app/logins.js'
 import worker from '../plugins/app/worker.js'
+import scanIntake from '../plugins/app/scan-intake.js'
 import healthRoutes from '../routes/health/index.js'
 import metricsRoutes from '../routes/metrics/index.js'
 import loginRoutes from '../routes/login/index.js'
@@ -58,6 +59,7 @@ export default async function app (fastify: FastifyInstance, { config, role = 's
   await fastify.register(helmet)
   await fastify.register(rateLimit)
   await fastify.register(websocket)
+  await fastify.register(scanIntake)
   // Before the routes: it documents those registered after it.
   await fastify.register(swagger)
   await fastify.register(healthRoutes)

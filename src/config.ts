@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
 import { unsafeConfigProblem } from './config-checks.js'
@@ -91,6 +93,11 @@ export const ConfigSchema = Type.Object({
   SOCKET_LIMIT_PER_LOGIN: Type.Integer({ default: 4, minimum: 0, description: 'Open sockets watching one login on one instance; 0 = off' }),
   SOCKET_LIMIT_PER_INSTANCE: Type.Integer({ default: 10000, minimum: 0, description: 'Open login sockets on one instance; 0 = off' }),
 
+  SPOOL_DIR: Type.Optional(Type.String({
+    minLength: 1,
+    description: "Where the webhook keeps scans on disk while Redis is unreachable; one directory per instance (default: the system's temporary directory)"
+  })),
+
   LOG_LEVEL: StringEnum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
   RUN_WORKER: Type.Boolean({ default: true }),
   WORKER_CONCURRENCY: Type.Integer({ default: 16, minimum: 1, maximum: 1000 }),
@@ -183,6 +190,14 @@ export function loadConfig (env: Env = process.env): Config {
 
 function publicOrigin (config: Pick<Config, 'PUBLIC_URL'>): string {
   return new URL(config.PUBLIC_URL).origin
+}
+
+/**
+ * SPOOL_DIR, else a directory of the system's temporary one named after REDIS_PREFIX: one per
+ * deployment on a host; an instance's containers each have their own.
+ */
+export function spoolDir (config: Pick<Config, 'SPOOL_DIR' | 'REDIS_PREFIX'>): string {
+  return config.SPOOL_DIR ?? join(tmpdir(), 'wechat-qr-login-spool', config.REDIS_PREFIX.replace(/[^A-Za-z0-9_.-]/g, '_'))
 }
 
 /** Origins whose pages may open the login socket: ALLOWED_ORIGINS, else PUBLIC_URL's origin. */

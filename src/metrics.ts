@@ -29,6 +29,7 @@ export function createMetrics ({ defaultMetrics = true }: { defaultMetrics?: boo
   const registers = [registry]
 
   let queueCounts: (() => Promise<QueueCounts>) | null = null
+  let spoolPending: (() => number) | null = null
   let openSocketCount: (() => number) | null = null
 
   const logins = new Counter({
@@ -75,7 +76,10 @@ export function createMetrics ({ defaultMetrics = true }: { defaultMetrics?: boo
     webhookSpoolPending: new Gauge({
       name: 'wql_webhook_spool_pending',
       help: 'Spooled scan events not yet replayed into the queue',
-      registers
+      registers,
+      collect () {
+        if (spoolPending !== null) this.set(spoolPending())
+      }
     }),
 
     queueJobs: new Gauge({
@@ -137,6 +141,11 @@ export function createMetrics ({ defaultMetrics = true }: { defaultMetrics?: boo
     /** Where wql_queue_jobs reads its figures at each scrape. */
     watchQueue (counts: () => Promise<QueueCounts>): void {
       queueCounts = counts
+    },
+
+    /** Where wql_webhook_spool_pending reads its figure at each scrape. */
+    watchSpool (pending: () => number): void {
+      spoolPending = pending
     },
 
     /** Where wql_login_sockets_open reads its figure at each scrape. */

@@ -19,7 +19,10 @@ export function serverOptions (config: Config, logStream?: NodeJS.WritableStream
     connectionTimeout: 30_000,
     bodyLimit: 64 * 1024,
     pluginTimeout: 30_000,
-    return503OnClosing: true,
+    // While closing, a request on a kept-alive connection is still served, with `Connection: close`
+    // (the app closes its state only once every connection is done): a 503 would be an answer that
+    // WeChat does not retry, and a scan pushed during a deploy would be lost.
+    return503OnClosing: false,
     forceCloseConnections: 'idle' as const,
     // Unique across instances: a scan job carries its webhook request's id into the worker's log lines.
     genReqId: () => randomUUID()

@@ -2,7 +2,6 @@
  * Every test starts `const app = await build(t)`: the app as the server entry builds it, on a free
  * port, closed after the test. Redis keys, login sockets and waiting are in test/helpers/.
  */
-import { once } from 'node:events'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import app from '../src/app.js'
@@ -11,6 +10,7 @@ import { serverOptions } from '../src/process.js'
 import type { CreatedLogin } from '../src/wire/login.js'
 import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from './fixtures/emulator-server.js'
 import { cleanupKeys, redisUrl, uniquePrefix } from './helpers/redis.js'
+import { freeLoopbackPort } from './helpers/redis-server.js'
 import type { Scope } from './helpers/scope.js'
 
 /** Test credentials: never real ones. */
@@ -22,8 +22,8 @@ export const TEST_WECHAT = {
 } as const
 
 export interface TestEmulator extends EmulatorServer {
-  /** Where the emulator pushes scans: one of the app instances. */
-  pushTo (target: TestApp): void
+  /** Where the emulator pushes scans: one of the app instances (or a load balancer in front of them). */
+  pushTo (target: Pick<TestApp, 'url'>): void
 }
 
 /** A standalone emulator of the test account; `options` tune it (token TTL, force-refresh limits…). */
@@ -39,7 +39,7 @@ export async function startEmulator (t: Scope, options: Partial<EmulatorServerOp
   })
   t.after(() => server.close())
   return Object.assign(server, {
-    pushTo (target: TestApp) { webhookUrl = `${target.url}/wechat/webhook` }
+    pushTo (target: Pick<TestApp, 'url'>) { webhookUrl = `${target.url}/wechat/webhook` }
   })
 }
 
@@ -70,7 +70,7 @@ export async function build (t: Scope, { driver = 'redis', env = {}, prefix, emu
   const keyPrefix = prefix ?? uniquePrefix('app')
   if (prefix === undefined) cleanupKeys(t, keyPrefix)
   // The port is chosen first so PUBLIC_URL (and with it the allowed WebSocket origin) is the real one.
-  const port = env.PORT ?? String(await freePort())
+  const port = env.PORT ?? String(await freeLoopbackPort())
   const config = loadConfig({
     ...TEST_WECHAT,
     PORT: port,
@@ -89,30 +89,24 @@ export async function build (t: Scope, { driver = 'redis', env = {}, prefix, emu
     }
   })
   const fastify = Fastify({ ...serverOptions(config, sink), forceCloseConnections: true })
-  await fastify.register(app, { config })
+  // Closed even when the app fails to boot: the plugins that did start have connections open.
   t.after(() => fastify.close())
+  await fastify.register(app, { config })
   await fastify.listen({ port: config.PORT, host: '127.0.0.1' })
   const built: TestApp = { fastify, config, url: `http://127.0.0.1:${config.PORT}`, logs }
   if (emulator !== undefined && prefix === undefined) emulator.pushTo(built)
   return built
 }
 
-export async function freePort (): Promise<number> {
-  const { createServer } = await import('node:net')
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+export { freeLoopbackPort as freePort }
 
-export async function createLogin (target: TestApp): Promise<CreatedLogin> {
+export async function createLogin (target: Pick<TestApp, 'url'>): Promise<CreatedLogin> {
   const response = await fetch(`${target.url}/api/login/qr`, { method: 'POST' })
   if (response.status !== 201) throw new Error(`POST /api/login/qr answered ${response.status}: ${await response.text()}`)
   return await response.json() as CreatedLogin
 }
 
-export async function exchange (target: TestApp, code: string, apiKey: string = TEST_WECHAT.API_KEY): Promise<{ status: number, body: Record<string, unknown> }> {
+export async function exchange (target: Pick<TestApp, 'url'>, code: string, apiKey: string = TEST_WECHAT.API_KEY): Promise<{ status: number, body: Record<string, unknown> }> {
   const response = await fetch(`${target.url}/api/login/exchange`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },

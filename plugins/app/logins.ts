@@ -15,6 +15,7 @@ export default fp(async function loginsPlugin (fastify) {
     loginTtlSeconds: config.LOGIN_TTL_SECONDS,
     codeTtlSeconds: config.LOGIN_CODE_TTL_SECONDS,
     // Browsers load the QR image: from WeChat, or from the emulator under PUBLIC_URL.
-    mpBase: () => endpoints.mpBase
+    mpBase: () => endpoints.mpBase,
+    log: fastify.log.child({ component: 'logins' })
   }))
 }, { name: 'logins', fastify: '5.x', dependencies: ['config', 'endpoints', 'drivers', 'wechat'] })

@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { WebSocket } from '@fastify/websocket'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { loginLogKey } from '../../src/login/log-key.js'
+import { isBackendUnavailable } from '../../src/errors.js'
 import { isFinal, statusMessage } from '../../src/login/status.js'
+import type { LoginRecord } from '../../src/login/types.js'
 import {
   CloseCode, SubscribeMessageSchema, type SocketCloseCode, type SocketError, type StatusMessage, type SubscribeMessage
 } from '../../src/wire/login.js'
@@ -11,6 +13,8 @@ import type { Release, SocketLimits } from './socket-limits.js'
 export const SUBSCRIBE_TIMEOUT_MS = 10_000
 /** A socket that misses one ping interval's pong is dead (a phone that lost its network): dropped. */
 export const PING_INTERVAL_MS = 30_000
+/** A read that failed while Redis was away is tried again this soon (and at Redis' reconnect). */
+export const STORE_RETRY_MS = 2000
 /** setTimeout's ceiling; a longer QR lifetime is re-armed when the timer fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -35,6 +39,9 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
   /** When the webhook received the scan behind the change being read, if a bus message said: times the push. */
   let scanReceivedAt: number | undefined
   let releaseLogin: Release | null = null
+  /** The login as last read: put back if Redis loses it while this socket watches. */
+  let seen: LoginRecord | null = null
+  let retryTimer: NodeJS.Timeout | null = null
 
   const subscribeTimer = setTimeout(() => close(CloseCode.subscribeTimeout, 'subscribe timeout'), SUBSCRIBE_TIMEOUT_MS)
   let answeredPing = true
@@ -125,7 +132,8 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
     if (closed || credentials === null) return
     const receivedAt = scanReceivedAt
     scanReceivedAt = undefined
-    const record = await logins.authorized(credentials.scene, credentials.secret)
+    const record = await logins.authorized(credentials.scene, credentials.secret, seen)
+    seen = record
     if (closed) return
     if (record === null) {
       refuseUnknown()
@@ -179,12 +187,24 @@ export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request
     expiryTimer = null
     releaseLogin?.()
     releaseLogin = null
+    if (retryTimer !== null) clearTimeout(retryTimer)
+    retryTimer = null
     const remove = unsubscribe
     unsubscribe = null
     remove?.().catch((error: unknown) => log.warn({ err: error }, 'unsubscribe failed'))
   }
 
   function fail (error: unknown): void {
+    if (unsubscribe !== null && isBackendUnavailable(error)) {
+      // Subscribed: the page keeps its socket through a Redis outage, and hears of the login again
+      // when the bus is back (it calls every listener after resubscribing) or at this retry.
+      log.warn({ err: error }, 'login socket: state store unreachable, socket kept open')
+      retryTimer ??= setTimeout(() => {
+        retryTimer = null
+        refresh().catch(fail)
+      }, STORE_RETRY_MS)
+      return
+    }
     log.error({ err: error }, 'login socket failed')
     send({ type: 'error', error: 'unavailable' })
     close(CloseCode.internalError, 'unavailable')

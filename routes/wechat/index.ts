@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { scanDedupKey, toScanJob } from '../../src/jobs/definitions.js'
+import { EventNotKept } from '../../src/jobs/scan-intake.js'
 import { loginLogKey } from '../../src/login/log-key.js'
 import { isOurScene } from '../../src/login/tokens.js'
 import { createMessageCrypto } from '../../src/wechat/crypto.js'
 import { toWeChatMessage, type WeChatMessage } from '../../src/wechat/events.js'
 import { ErrorBodySchema } from '../../src/wire/login.js'
-import { MalformedXml, MissingEchostr, NotAWeChatMessage, SignatureReused, withLog } from '../errors.js'
+import { MalformedXml, MissingEchostr, NotAWeChatMessage, SignatureReused, Unavailable, withLog } from '../errors.js'
 import { confirmUrl } from '../../src/oauth/endpoints.js'
 import { openPush } from './encryption.js'
 import { confirmLinkText, passiveReply, textReplyXml } from './reply.js'
@@ -48,7 +49,7 @@ function urlCheckFingerprint (echostr: string): string {
 const WECHAT_FACING = { codeOnlyErrors: true }
 
 const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { config, drivers, metrics } = fastify
+  const { config, drivers, metrics, scanIntake } = fastify
   // A signature is accepted only inside the timestamp window, either side of our clock.
   const signatureTtlMs = 2 * config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS * 1000
   // Built at boot, so a bad EncodingAESKey stops the server rather than the first push.
@@ -115,22 +116,29 @@ const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
     const push = openPush(request.body, request.query, messageCrypto, config.WECHAT_ALLOW_PLAINTEXT)
     const message = toWeChatMessage(push.body)
     if (message === null) throw new NotAWeChatMessage()
-    // The signature does not cover a plaintext body: one signature, one body (retries resend the same).
-    const claim = await drivers.signatureLedger.claim(String(request.query.signature), fingerprint(message), signatureTtlMs)
-    if (claim === 'different') throw new SignatureReused()
-    const scan = toScanJob(message)
-    if (scan === null || !isOurScene(scan.scene)) {
-      request.outcome = 'ignored'
+    const parsed = toScanJob(message)
+    const scan = parsed !== null && isOurScene(parsed.scene) ? { ...parsed, reqId: request.id, receivedAt: Date.now() } : null
+    // Answered only once the scan is kept (queued, or spooled while Redis is away): an error status
+    // would be an answer, and WeChat would not send the scan again. The signature does not cover a
+    // plaintext body: one signature, one body (WeChat's retries resend the same).
+    let outcome
+    try {
+      outcome = await scanIntake.keep({ signature: String(request.query.signature), fingerprint: fingerprint(message), scan, dedupKey: scan === null ? '' : scanDedupKey(scan) })
+    } catch (error) {
+      // Past WeChat's deadline by now: this answer reaches no one, and WeChat sends the push again.
+      if (error instanceof EventNotKept) throw new Unavailable({ cause: error })
+      throw error
+    }
+    if (outcome === 'signature_reused') throw new SignatureReused()
+    request.outcome = outcome
+    if (scan === null) {
       request.log.debug({ msgType: message.MsgType, event: message.Event }, 'webhook push ignored')
       return reply.type('text/plain; charset=utf-8').send(ACK)
     }
-    const job = { ...scan, reqId: request.id, receivedAt: Date.now() }
-    const outcome = await drivers.scanQueue.enqueue(job, scanDedupKey(job))
-    request.outcome = outcome
-    request.log.info({ login: loginLogKey(job.scene), event: job.event, outcome }, 'scan event received')
+    request.log.info({ login: loginLogKey(scan.scene), event: scan.event, outcome }, 'scan event received')
     if (config.LOGIN_REQUIRE_CONFIRM) {
       // Every delivery, retries ('duplicate') included: WeChat retries only what it did not get.
-      const answer = passiveReply(textReplyXml(message, confirmLinkText(confirmUrl(config, job.scene)), Date.now() / 1000), push, messageCrypto)
+      const answer = passiveReply(textReplyXml(message, confirmLinkText(confirmUrl(config, scan.scene)), Date.now() / 1000), push, messageCrypto)
       return reply.type(answer.contentType).send(answer.body)
     }
     return reply.type('text/plain; charset=utf-8').send(ACK)

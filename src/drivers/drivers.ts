@@ -33,6 +33,12 @@ export interface Drivers {
   ready (): Promise<void>
   /** false while the backing store cannot answer: readiness reports 503. */
   healthy (): Promise<boolean>
+  /**
+   * Calls `listener` each time the backing store becomes reachable: at boot and after every
+   * reconnect (Redis: the command connection is ready). Embedded: never, it is always there.
+   * Returns the function that removes the listener.
+   */
+  onAvailable (listener: () => void): () => void
   /** Workers first (they may finish a job), then the queue, then what lies under them. Harmless twice. */
   close (): Promise<void>
 }

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js'
 import type { Log } from '../log.js'
-import { scanDedupTtlMs } from '../jobs/definitions.js'
+import { scanDedupTtlMs, scanRetryPolicy } from '../jobs/definitions.js'
 import { createEmbeddedDrivers, type EmbeddedDrivers } from './memory/drivers.js'
 import { createRedisDrivers, type RedisDrivers } from './redis/drivers.js'
 
@@ -15,6 +15,10 @@ const silent: Log = { fatal () {}, error () {}, warn () {}, info () {}, debug ()
 
 /** The drivers, chosen once at boot: Redis with REDIS_URL, this process (embedded mode) without. */
 export function createDrivers (config: Config, log: Log = silent, events: DriverEvents = {}): RedisDrivers | EmbeddedDrivers {
-  if (config.REDIS_URL === undefined) return createEmbeddedDrivers({ dedupTtlMs: scanDedupTtlMs(config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS) })
-  return createRedisDrivers(config.REDIS_URL, config, log, events)
+  const queueOptions = {
+    retry: scanRetryPolicy(config.LOGIN_TTL_SECONDS * 1000),
+    dedupTtlMs: scanDedupTtlMs(config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS)
+  }
+  if (config.REDIS_URL === undefined) return createEmbeddedDrivers(queueOptions)
+  return createRedisDrivers(config.REDIS_URL, config, log, queueOptions, events)
 }

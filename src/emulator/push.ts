@@ -96,6 +96,13 @@ export function buildPush (webhookUrl: string, { token, openid, nowMs, mode, cry
   return { url: `${webhookUrl}${separator}${query}`, query, body, fields: strings, mode }
 }
 
+/** A push the webhook did not take: `push` is what WeChat would send again (`Emulator.replay`). */
+export class PushFailed extends EmulatorError {
+  constructor (message: string, readonly push: WeChatPush, options: { cause: unknown }) {
+    super('push_failed', message, options)
+  }
+}
+
 /** POSTs a push like WeChat does: text/xml, and no answer within the deadline counts as a failure. */
 export async function sendPush (push: WeChatPush, { dispatcher, timeoutMs, crypto }: { dispatcher: Dispatcher, timeoutMs: number, crypto: MessageCrypto | null }): Promise<PushResult> {
   const target = push.url.split('?')[0]
@@ -116,6 +123,6 @@ export async function sendPush (push: WeChatPush, { dispatcher, timeoutMs, crypt
     const reason = name === 'TimeoutError' || name === 'AbortError'
       ? `no answer within ${timeoutMs} ms`
       : (error as { code?: string }).code ?? (error as Error).message
-    throw new EmulatorError('push_failed', `could not push to the webhook ${target}: ${reason}`, { cause: error })
+    throw new PushFailed(`could not push to the webhook ${target}: ${reason}`, push, { cause: error })
   }
 }

@@ -1,5 +1,6 @@
 import type { Log } from '../log.js'
 import { loginLogKey } from '../login/log-key.js'
+import { backoffDelay } from '../util/backoff.js'
 import type { WeChatMessage } from '../wechat/events.js'
 
 /** Shared by the webhook (producer) and the worker (consumer): one place for names, payloads and how a WeChat event becomes a job. */
@@ -71,10 +72,59 @@ export function scanDedupTtlMs (timestampToleranceSeconds: number): number {
   return Math.max(DEDUP_TTL_MS, 2 * timestampToleranceSeconds * 1000)
 }
 
-export const JOB_ATTEMPTS = 5
-export const JOB_BACKOFF_MS = 200
+/**
+ * A person waits on every job: the first retry comes fast, and no gap between retries exceeds a
+ * few seconds, so a login completes within JOB_RETRY_MAX_MS of WeChat coming back.
+ */
+export const JOB_RETRY_BASE_MS = 200
+export const JOB_RETRY_MAX_MS = 3000
 
-export type JobProcessor<T> = (job: T, attempt: number) => Promise<void>
+/** How the scan queue runs its jobs again and forgets their dedup keys: one for both drivers. */
+export interface ScanQueueOptions {
+  retry: RetryPolicy
+  dedupTtlMs: number
+}
+
+/** When and how often a failed job runs again. Both queue drivers follow it. */
+export interface RetryPolicy {
+  /** A ceiling BullMQ needs; the deadline in `delayMs` ends retries first. */
+  attempts: number
+  /**
+   * The wait before the next attempt after `attemptsMade` failed ones, the last of which started
+   * at `attemptStartedAt`; null: no more attempts.
+   */
+  delayMs (attemptsMade: number, queuedAt: number, attemptStartedAt: number): number | null
+}
+
+/**
+ * Retries last as long as the login they serve: a scan is queued after its login was created, so
+ * `queuedAt + loginTtlMs` is past the login's expiry. Retries go on until an attempt has started
+ * after that: such an attempt finds the login expired and ends the job (the page has shown
+ * "expired" since, never "scanned" for ever); if it failed all the same, nothing is left to do.
+ */
+export function scanRetryPolicy (loginTtlMs: number, random: () => number = Math.random): RetryPolicy {
+  // Each wait is at least half its step: the ramp up to the cap, then one attempt per half cap.
+  const ramp = Math.ceil(Math.log2(JOB_RETRY_MAX_MS / JOB_RETRY_BASE_MS)) + 1
+  return {
+    attempts: ramp + Math.ceil(loginTtlMs / (JOB_RETRY_MAX_MS / 2)) + 1,
+    delayMs (attemptsMade, queuedAt, attemptStartedAt) {
+      if (attemptStartedAt >= queuedAt + loginTtlMs) return null
+      return backoffDelay(attemptsMade - 1, JOB_RETRY_BASE_MS, JOB_RETRY_MAX_MS, random)
+    }
+  }
+}
+
+/**
+ * On shutdown a worker lets its running jobs finish for this long; a job still running then is
+ * left to its lock, and another worker runs it again once the lock lapses.
+ */
+export const JOB_DRAIN_DEADLINE_MS = 5000
+
+/**
+ * `attempt` counts from 1; `queuedAt` is when the job entered the queue (a spooled event: when it
+ * was replayed), in epoch ms.
+ */
+export type JobProcessor<T> = (job: T, attempt: number, queuedAt?: number) => Promise<void>
 
 /** Jobs by state, as the queue holds them now (failed ones are kept a while: BullMQ's removeOnFail). */
 export interface QueueCounts {

@@ -23,6 +23,14 @@ export interface ScanProcessorOptions {
   now?: () => number
 }
 
+/**
+ * A login Redis lost (restarted without its data) is put back by the instance whose socket watches
+ * it, once that instance is reconnected (LoginService.authorized). A scan queued at the same time
+ * (replayed from the spool, say) may get there first: "missing" is retried this long after the job
+ * was queued before the scan is dropped.
+ */
+export const MISSING_LOGIN_GRACE_MS = 15_000
+
 /** WeChat says this openid is not one of the account's users: no retry will change that. */
 const PERMANENT_USER_ERRCODES: ReadonlySet<number> = new Set([40003, 48001])
 
@@ -33,10 +41,11 @@ const PERMANENT_USER_ERRCODES: ReadonlySet<number> = new Set([40003, 48001])
  * scanner's job can confirm.
  */
 export function createScanProcessor ({ store, bus, wechat, codeTtlMs, requireConfirm = false, log, onFinal, now = Date.now }: ScanProcessorOptions): JobProcessor<ScanJob> {
-  return async function processScan (job) {
+  return async function processScan (job, _attempt, queuedAt = now()) {
     const { scene, receivedAt } = job
     const logFields = scanJobLogFields(job)
     const scanned = await store.markScanned(scene, now(), job.openid)
+    if (scanned === 'missing' && now() - queuedAt < MISSING_LOGIN_GRACE_MS) throw new Error('login not found (yet): retried while instances restore lost logins')
     if (scanned !== 'changed' && scanned !== 'already_scanned') {
       log.info({ ...logFields, outcome: scanned }, 'scan ignored')
       // A re-run after a crash between deciding and publishing: the page must still hear of it.

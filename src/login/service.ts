@@ -1,9 +1,11 @@
+import type { Log } from '../log.js'
 import type { WeChatClient } from '../wechat/client.js'
 import type { LoginStore } from './store.js'
 import type { CreatedLogin, StatusMessage } from '../wire/login.js'
 import { statusMessage } from './status.js'
 import { newBrowserSecret, newScene, secretMatches, sha256 } from './tokens.js'
 import { REQUESTER_USER_AGENT_MAX, type Identity, type LoginRecord, type Requester } from './types.js'
+import { loginLogKey } from './log-key.js'
 
 export interface LoginServiceOptions {
   store: LoginStore
@@ -12,6 +14,7 @@ export interface LoginServiceOptions {
   codeTtlSeconds: number
   /** Where browsers fetch the QR image: WECHAT_MP_BASE, or the emulator. */
   mpBase: () => string
+  log?: Log
   now?: () => number
 }
 
@@ -20,9 +23,24 @@ function retainAfterExpiryMs (codeTtlSeconds: number): number {
   return (codeTtlSeconds + 60) * 1000
 }
 
-export function createLoginService ({ store, wechat, loginTtlSeconds, codeTtlSeconds, mpBase, now = Date.now }: LoginServiceOptions) {
-  async function authorized (scene: string, secret: string): Promise<LoginRecord | null> {
-    const record = await store.get(scene)
+export function createLoginService ({ store, wechat, loginTtlSeconds, codeTtlSeconds, mpBase, log, now = Date.now }: LoginServiceOptions) {
+  /**
+   * The login, if `secret` is its browser's. `lastSeen`: the record this caller read before (a
+   * socket watching the login). When the store no longer has it but it was still open (Redis
+   * restarted without its data), it is put back as `pending`: the visitor's QR keeps working, and a
+   * scan WeChat pushed meanwhile (spooled) completes it. A scan whose job Redis lost with it needs
+   * the visitor to scan again, which `pending` says; "scanned" would wait for nothing.
+   */
+  async function authorized (scene: string, secret: string, lastSeen: LoginRecord | null = null): Promise<LoginRecord | null> {
+    let record = await store.get(scene)
+    if (record === null && lastSeen !== null && lastSeen.scene === scene && lastSeen.status !== 'confirmed' && lastSeen.expiresAt > now()) {
+      const { scene: seenScene, secretHash, createdAt, expiresAt, requester } = lastSeen
+      const pending: LoginRecord = { scene: seenScene, secretHash, status: 'pending', createdAt, expiresAt, ...(requester === undefined ? {} : { requester }) }
+      if (await store.restore(pending, retainAfterExpiryMs(codeTtlSeconds))) {
+        log?.warn({ login: loginLogKey(scene) }, 'login lost by the store (Redis restarted without its data): put back as pending')
+      }
+      record = await store.get(scene)
+    }
     if (record === null || !secretMatches(record.secretHash, secret)) return null
     return record
   }

@@ -12,6 +12,11 @@ export interface LoginStore {
   /** Removes a login nobody was told of (WeChat refused its QR code). */
   discard (scene: string): Promise<void>
   /**
+   * Stores `record` only if the store has no login under its scene: puts back a login the store
+   * lost (Redis restarted without its data) from a copy read before. true when it was put back.
+   */
+  restore (record: LoginRecord, retainMs: number): Promise<boolean>
+  /**
    * pending → scanned by `openid`, only while the login is live (now < expiresAt). The first
    * scanner is recorded in the same step: a later scan by the same openid is 'already_scanned', by
    * anyone else 'another_scanner'.

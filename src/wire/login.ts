@@ -25,6 +25,8 @@ export const LOGIN_STATUSES: readonly LoginStatus[] = Object.freeze(LoginStatusS
 export const CloseCode = {
   /** The login reached a final status (confirmed, denied or expired); the page closes with it too. */
   final: 1000,
+  /** The instance is shutting down (a deploy): the page reconnects, reaching another instance. */
+  goingAway: 1001,
   messageTooBig: 1009,
   internalError: 1011,
   /** The first message was not a subscribe. */

@@ -60,7 +60,7 @@ export async function fetchStatus (login) {
  * @returns {Promise<{ allowedOrigins: string[], showCode: boolean, webLoginUrl: string | null }>}
  */
 export function fetchPageConfig () {
-  return fetch(`${LOGIN_API}/config`)
+  return fetch(`${LOGIN_API}/config`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) })
     .then((response) => response.ok ? response.json() : {})
     .then((/** @type {Record<string, unknown>} */ config) => ({
       allowedOrigins: Array.isArray(config.allowedOrigins) ? config.allowedOrigins.filter(/** @param {unknown} origin */ (origin) => typeof origin === 'string') : [],

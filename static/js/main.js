@@ -15,6 +15,7 @@ import { LABEL, TEXT, retryIn, wechatUnavailable } from './text.js'
 import { watch } from './transport.js'
 import * as view from './view.js'
 import { logInWithWebsiteQr } from './web-login.js'
+import { onWake } from './wake.js'
 
 /**
  * @typedef {import('./protocol.js').CreatedLogin} CreatedLogin
@@ -68,6 +69,10 @@ class QrLogin {
   watcher = null
   /** @type {Set<ReturnType<typeof setTimeout>>} */
   timers = new Set()
+  /** The countdown's next step. @type {ReturnType<typeof setTimeout> | null} */
+  tickTimer = null
+  /** @type {(() => void) | null} */
+  stopWaking = null
 
   async run () {
     view.render('loading', TEXT.loading)
@@ -91,6 +96,8 @@ class QrLogin {
     view.render(Status.pending, TEXT.pending)
     view.showDemoLink(isEmulatorQr(login.qrUrl) ? login.qrUrl : null)
     this.tick()
+    // After a sleep the countdown jumps to where it is (possibly past the end: then ask the server).
+    this.stopWaking = onWake(() => this.tick())
     this.watcher = watch(login, {
       onStatus: (message) => this.apply(message),
       onGone: () => this.expired()
@@ -189,13 +196,12 @@ class QrLogin {
 
   tick () {
     if (this.final) return
+    if (this.tickTimer !== null) this.cancel(this.tickTimer)
     const left = this.deadline - Date.now()
     view.setCountdown(Math.max(0, Math.ceil(left / 1000)))
-    if (left > 0) {
-      this.later(() => this.tick(), left % 1000 || 1000)
-    } else {
-      this.later(() => { this.checkExpiry() }, EXPIRY_GRACE_MS)
-    }
+    this.tickTimer = left > 0
+      ? this.later(() => this.tick(), left % 1000 || 1000)
+      : this.later(() => { this.checkExpiry() }, EXPIRY_GRACE_MS)
   }
 
   /**
@@ -223,6 +229,8 @@ class QrLogin {
 
   finish () {
     this.final = true
+    this.stopWaking?.()
+    this.stopWaking = null
     this.watcher?.stop()
     this.watcher = null
     for (const timer of this.timers) clearTimeout(timer)
@@ -239,9 +247,18 @@ class QrLogin {
   later (fn, ms) {
     const timer = setTimeout(() => {
       this.timers.delete(timer)
+      if (this.tickTimer === timer) this.tickTimer = null
       if (!this.stopped) fn()
     }, ms)
     this.timers.add(timer)
+    return timer
+  }
+
+  /** @param {ReturnType<typeof setTimeout>} timer */
+  cancel (timer) {
+    clearTimeout(timer)
+    this.timers.delete(timer)
+    if (this.tickTimer === timer) this.tickTimer = null
   }
 }
 

@@ -29,6 +29,7 @@ export const LOGIN_STATUSES = Object.freeze(Object.values(Status))
 
 export const CloseCode = Object.freeze({
   final: 1000,
+  goingAway: 1001,
   messageTooBig: 1009,
   internalError: 1011,
   badRequest: 4400,

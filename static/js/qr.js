@@ -7,15 +7,15 @@
  */
 
 const QR_MODULE = '/vendor/qrcode.js' // built by `npm run build:static`
+/** A library or an image that has not loaded by then will not: the image, or an error with "try again". */
+const LOAD_TIMEOUT_MS = 10_000
 
 /** @type {Promise<QrLibrary | null> | null} */
 let qrLibrary = null
 
 /** Loaded once, in parallel with the first login; if it fails, drawQr falls back to qrImageUrl. */
 export function loadQrLibrary () {
-  qrLibrary ??= import(QR_MODULE)
-    .then((module) => /** @type {QrLibrary} */ (module.default))
-    .catch(() => null)
+  qrLibrary ??= within(import(QR_MODULE).then((module) => /** @type {QrLibrary} */ (module.default)), null)
   return qrLibrary
 }
 
@@ -54,7 +54,18 @@ export async function drawQr (container, login) {
   image.referrerPolicy = 'no-referrer'
   image.src = login.qrImageUrl
   container.replaceChildren(image)
-  return image.decode().then(() => true, () => false)
+  return within(image.decode().then(() => true), false)
+}
+
+/**
+ * `promise`'s value, or `fallback` if it fails or takes longer than LOAD_TIMEOUT_MS.
+ * @template T @param {Promise<T>} promise @param {T} fallback @returns {Promise<T>}
+ */
+function within (promise, fallback) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(fallback), LOAD_TIMEOUT_MS)
+    promise.then((value) => { clearTimeout(timer); resolve(value) }, () => { clearTimeout(timer); resolve(fallback) })
+  })
 }
 
 /** The emulator's phone page, which demo mode links to; real WeChat URLs are never linked. @param {string} qrUrl */

@@ -2,11 +2,17 @@
 /**
  * Follows one login: a WebSocket, reconnected with capped exponential backoff and jitter (the
  * server answers every subscribe with the current state, so nothing is lost across a drop); after
- * SOCKET_FAILURES_BEFORE_POLLING sockets in a row die before saying anything, or if WebSocket
+ * SOCKET_FAILURES_BEFORE_POLLING sockets in a row fail before saying anything, or if WebSocket
  * cannot even be constructed, polling every POLL_INTERVAL_MS. The owner stops it on a final status.
+ *
+ * Every wait has a deadline, because a socket can fail without a close event for a long time: a
+ * handshake a proxy never answers, a socket that opens and says nothing, a connection a NAT or a
+ * sleeping laptop dropped silently. A socket past its deadline is dropped and another opened; a
+ * wake (wake.js: the clock jumped, the network came back) drops it at once.
  */
 import { ApiError, fetchStatus } from './api.js'
 import { CloseCode, LOGIN_API, readStatus, subscribeMessage } from './protocol.js'
+import { onWake } from './wake.js'
 
 /**
  * @typedef {import('./protocol.js').CreatedLogin} CreatedLogin
@@ -14,8 +20,17 @@ import { CloseCode, LOGIN_API, readStatus, subscribeMessage } from './protocol.j
  * @typedef {{ onStatus (message: StatusMessage): void, onGone (): void }} WatchHandlers
  */
 
-/** Sockets that close before delivering any status, in a row, before we give up on them. */
+/** Sockets that fail before delivering any status, in a row, before we give up on them. */
 export const SOCKET_FAILURES_BEFORE_POLLING = 3
+/** A handshake not done by then will not be: a proxy or a captive portal holds it. */
+export const CONNECT_TIMEOUT_MS = 5000
+/** The server answers a subscribe at once: a socket that has said nothing by then is broken. */
+export const FIRST_STATUS_TIMEOUT_MS = 5000
+/**
+ * A socket quiet for this long is replaced: the server pushes only changes, and a connection can
+ * die without a close reaching us. The new socket's subscribe brings the current state.
+ */
+export const QUIET_TIMEOUT_MS = 60_000
 const POLL_INTERVAL_MS = 2000
 const BACKOFF_BASE_MS = 500
 const BACKOFF_MAX_MS = 10_000
@@ -33,14 +48,16 @@ export function watch (login, { onStatus, onGone }) {
   let attempt = 0
   /** @type {WebSocket | null} */
   let socket = null
-  /** @type {ReturnType<typeof setTimeout> | null} */
+  /** The next connect or poll. @type {ReturnType<typeof setTimeout> | null} */
   let timer = null
+  /** The current socket's deadline. @type {ReturnType<typeof setTimeout> | null} */
+  let deadline = null
 
   const socketUrl = new URL(`${LOGIN_API}/ws`, location.href)
   socketUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:'
 
   function connect () {
-    timer = null
+    clearTimer()
     if (stopped) return
     /** @type {WebSocket} */
     let ws
@@ -52,19 +69,26 @@ export function watch (login, { onStatus, onGone }) {
     }
     socket = ws
     let delivered = false
+    armDeadline(CONNECT_TIMEOUT_MS, () => giveUp(ws, true))
     ws.addEventListener('open', () => {
+      if (socket !== ws) return
       ws.send(JSON.stringify(subscribeMessage(login)))
+      armDeadline(FIRST_STATUS_TIMEOUT_MS, () => giveUp(ws, true))
     })
     ws.addEventListener('message', (event) => {
       const message = readStatus(event.data)
-      if (stopped || message === null) return
+      if (stopped || socket !== ws || message === null) return
       delivered = true
       failures = 0
       attempt = 0
+      armDeadline(QUIET_TIMEOUT_MS, () => giveUp(ws, false))
       onStatus(message)
     })
     ws.addEventListener('close', (event) => {
-      if (socket === ws) socket = null
+      // A socket given up on closes later, on its own: it is no longer ours.
+      if (socket !== ws) return
+      socket = null
+      clearDeadline()
       if (stopped) return
       if (event.code === CloseCode.notFound) {
         stop()
@@ -72,13 +96,33 @@ export function watch (login, { onStatus, onGone }) {
         return
       }
       if (!delivered) failures += 1
-      if (failures >= SOCKET_FAILURES_BEFORE_POLLING) {
-        startPolling()
-        return
-      }
-      timer = setTimeout(connect, backoff(attempt))
-      attempt += 1
+      next()
     })
+  }
+
+  /** Drops a socket past its deadline; `failed`: it never delivered a status. @param {WebSocket} ws @param {boolean} failed */
+  function giveUp (ws, failed) {
+    if (socket !== ws || stopped) return
+    socket = null
+    clearDeadline()
+    ws.close()
+    if (failed) {
+      failures += 1
+      next()
+    } else {
+      // It did work: a fresh socket at once, no backoff.
+      connect()
+    }
+  }
+
+  /** After a socket failed: another after a backoff, or polling once sockets keep failing. */
+  function next () {
+    if (failures >= SOCKET_FAILURES_BEFORE_POLLING) {
+      startPolling()
+      return
+    }
+    timer = setTimeout(connect, backoff(attempt))
+    attempt += 1
   }
 
   function startPolling () {
@@ -88,7 +132,7 @@ export function watch (login, { onStatus, onGone }) {
   }
 
   async function poll () {
-    timer = null
+    clearTimer()
     if (stopped) return
     let delay = POLL_INTERVAL_MS
     try {
@@ -104,27 +148,52 @@ export function watch (login, { onStatus, onGone }) {
       // Transient: keep polling; the countdown ends this anyway when the QR expires.
       if (error instanceof ApiError && error.retryAfterSeconds !== null) delay = Math.max(delay, error.retryAfterSeconds * 1000)
     }
-    if (!stopped) timer = setTimeout(poll, delay)
+    if (!stopped && timer === null) timer = setTimeout(poll, delay)
   }
 
-  /** Back online: no reason to sit out the rest of a backoff. */
-  function onOnline () {
-    if (!stopped && !polling && timer !== null) {
-      clearTimeout(timer)
-      connect()
+  /** Whatever we were waiting for may have died meanwhile: look again now. */
+  function onWoken () {
+    if (stopped) return
+    if (polling) {
+      poll()
+      return
     }
+    const current = socket
+    if (current !== null) {
+      socket = null
+      clearDeadline()
+      current.close()
+    }
+    attempt = 0
+    connect()
+  }
+
+  /** @param {number} ms @param {() => void} expire */
+  function armDeadline (ms, expire) {
+    clearDeadline()
+    deadline = setTimeout(expire, ms)
+  }
+
+  function clearDeadline () {
+    if (deadline !== null) clearTimeout(deadline)
+    deadline = null
+  }
+
+  function clearTimer () {
+    if (timer !== null) clearTimeout(timer)
+    timer = null
   }
 
   function stop () {
     stopped = true
-    if (timer !== null) clearTimeout(timer)
-    timer = null
-    window.removeEventListener('online', onOnline)
+    clearTimer()
+    clearDeadline()
+    stopWaking()
     if (socket !== null && socket.readyState <= WebSocket.OPEN) socket.close(CloseCode.final)
     socket = null
   }
 
-  window.addEventListener('online', onOnline)
+  const stopWaking = onWake(onWoken)
   connect()
   return { stop }
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { JOB_ATTEMPTS, PermanentJobError, type ScanJob } from '../../src/jobs/definitions.js'
+import { JOB_RETRY_MAX_MS, PermanentJobError, type ScanJob } from '../../src/jobs/definitions.js'
 import { captureLog, driverMatrix, type DriverCase } from './matrix.js'
 import { deferred, waitFor } from '../helpers/wait.js'
 
@@ -122,17 +122,32 @@ function jobQueueContract (t: Test, driver: DriverCase): void {
     t.match(failures[0]?.args[0], { reqId: 'req-from-the-webhook', err: { message: 'transient' } })
   })
 
-  t.test(`a job failing every time is tried JOB_ATTEMPTS (${JOB_ATTEMPTS}) times`, async (t) => {
-    const { drivers } = await driver.create(t)
+  t.test('a job failing every time is retried, faster first, until its login must have expired, then no more', async (t) => {
+    const loginTtlMs = 1000
+    const { drivers } = await driver.create(t, { LOGIN_TTL_SECONDS: String(loginTtlMs / 1000) })
     const log = attemptLog()
-    drivers.startScanWorker(async (job, attempt) => {
+    const workerLog = captureLog()
+    const starts: number[] = []
+    let queued = 0
+    drivers.startScanWorker(async (job, attempt, queuedAt) => {
+      starts.push(Date.now())
+      queued = queuedAt ?? 0
       log.record(job.openid, attempt)
       throw new Error('always failing')
-    }, { concurrency: 1, log: captureLog() })
+    }, { concurrency: 1, log: workerLog })
     const job = scanJob()
     await drivers.scanQueue.enqueue(job, job.openid)
-    await log.until(job.openid, JOB_ATTEMPTS)
-    t.strictSame(log.attempts(job.openid), Array.from({ length: JOB_ATTEMPTS }, (_, i) => i + 1))
+    const gaveUp = () => workerLog.entries.some((entry) => (entry.args[0] as { retrying?: boolean }).retrying === false)
+    await waitFor(gaveUp, { timeoutMs: loginTtlMs + 3 * JOB_RETRY_MAX_MS, what: 'the job to fail for good' })
+    const attempts = log.attempts(job.openid)
+    t.strictSame(attempts, Array.from({ length: attempts.length }, (_, i) => i + 1), 'attempts counted from 1, none skipped')
+    t.ok(attempts.length >= 3, `retried (${attempts.length} attempts within the login's ${loginTtlMs} ms)`)
+    const lastStart = starts.at(-1) ?? 0
+    t.ok(lastStart >= queued + loginTtlMs && lastStart <= queued + loginTtlMs + JOB_RETRY_MAX_MS, 'the last attempt started after the deadline, by at most one wait')
+    t.ok(starts.slice(0, -1).every((start) => start < queued + loginTtlMs), 'every earlier one before it')
+    const failures = workerLog.entries.filter((entry) => entry.level === 'warn')
+    t.equal(failures.length, attempts.length, 'each failure logged once')
+    t.match(failures.at(-1)?.args[0], { retrying: false }, 'the last one says it was the last')
   })
 
   t.test('a PermanentJobError is not retried', async (t) => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
 import type { Log } from '../../src/log.js'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig, type Env } from '../../src/config.js'
 import { createDrivers, type EmbeddedDrivers, type RedisDrivers } from '../../src/drivers/index.js'
 import { deleteKeys, redisUrl } from '../helpers/redis.js'
 
@@ -22,8 +22,8 @@ export interface TestDrivers {
 
 export interface DriverCase {
   name: 'redis' | 'embedded'
-  /** Fresh, ready drivers for one test; closed (and their Redis keys deleted) when it ends. */
-  create (t: Test): Promise<TestDrivers>
+  /** Fresh, ready drivers for one test; closed (and their Redis keys deleted) when it ends. `env` adds to the test configuration. */
+  create (t: Test, env?: Env): Promise<TestDrivers>
 }
 
 /**
@@ -38,9 +38,9 @@ export function driverMatrix (file: string): DriverCase[] {
   return [
     {
       name: 'redis',
-      async create (t) {
+      async create (t, env = {}) {
         const prefix = `${filePrefix}${++created}:`
-        const drivers = createDrivers(loadConfig({ ...TEST_ENV, REDIS_URL: redisUrl, REDIS_PREFIX: prefix }))
+        const drivers = createDrivers(loadConfig({ ...TEST_ENV, ...env, REDIS_URL: redisUrl, REDIS_PREFIX: prefix }))
         t.after(async () => {
           await drivers.close()
           await deleteKeys(prefix)
@@ -51,8 +51,8 @@ export function driverMatrix (file: string): DriverCase[] {
     },
     {
       name: 'embedded',
-      async create (t) {
-        const drivers = createDrivers(loadConfig({ ...TEST_ENV }))
+      async create (t, env = {}) {
+        const drivers = createDrivers(loadConfig({ ...TEST_ENV, ...env }))
         t.after(() => drivers.close())
         await drivers.ready()
         return { drivers, prefix: '' }

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import t from 'tap'
-import { DEDUP_TTL_MS, type ScanJob } from '../../src/jobs/definitions.js'
+import { DEDUP_TTL_MS, scanRetryPolicy, type ScanJob } from '../../src/jobs/definitions.js'
 import { createMemoryJobQueue } from '../../src/drivers/memory/job-queue.js'
 import { createMemoryLoginBus } from '../../src/drivers/memory/login-bus.js'
 import { createMemoryLoginStore } from '../../src/drivers/memory/login-store.js'
@@ -10,10 +10,11 @@ import { deferred } from '../helpers/wait.js'
 // What only the in-process drivers can show quickly: their clock is injectable, Redis' is not.
 
 const job = (openid: string): ScanJob => ({ scene: 'scene', openid, event: 'SCAN', createTime: '1700000000' })
+const retry = scanRetryPolicy(60_000)
 
 t.test('a dedup key is forgotten DEDUP_TTL_MS after it was added', async (t) => {
   let now = 1_000_000
-  const queue = createMemoryJobQueue<ScanJob>({ clock: () => now })
+  const queue = createMemoryJobQueue<ScanJob>({ retry, clock: () => now })
   t.after(() => queue.close())
   t.equal(await queue.enqueue(job('a'), 'key'), 'queued')
   now += DEDUP_TTL_MS - 1
@@ -23,7 +24,7 @@ t.test('a dedup key is forgotten DEDUP_TTL_MS after it was added', async (t) => 
 })
 
 t.test('a job is a copy of what was enqueued', async (t) => {
-  const queue = createMemoryJobQueue<ScanJob>()
+  const queue = createMemoryJobQueue<ScanJob>({ retry })
   t.after(() => queue.close())
   const data = job('original')
   await queue.enqueue(data, 'key')
@@ -35,7 +36,7 @@ t.test('a job is a copy of what was enqueued', async (t) => {
 })
 
 t.test('worker close() gives up on a job that never ends, and says so', async (t) => {
-  const queue = createMemoryJobQueue<ScanJob>()
+  const queue = createMemoryJobQueue<ScanJob>({ retry })
   t.after(() => queue.close())
   const log = captureLog()
   const started = deferred()
@@ -50,7 +51,7 @@ t.test('worker close() gives up on a job that never ends, and says so', async (t
 })
 
 t.test('enqueue after close() is refused', async (t) => {
-  const queue = createMemoryJobQueue<ScanJob>()
+  const queue = createMemoryJobQueue<ScanJob>({ retry })
   await queue.close()
   await t.rejects(queue.enqueue(job('late'), 'late'))
 })

@@ -6,50 +6,16 @@
  */
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import t, { type Test } from 'tap'
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { build, exchange, freePort, startEmulator, type TestApp, type TestEmulator } from '../helper.js'
-import { STATIC_ROOT } from '../../plugins/external/static.js'
+import {
+  DESKTOP, PHONE, SOCKET_URL, STATUS_PATH, TARGET_CSP, launchBrowser, openContext, probe, scanOnPhone, transport, waitForLoggedIn, waitForQr
+} from '../helpers/browser.js'
 import { deferred } from '../helpers/wait.js'
 
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  // A document answered by route.fulfill (how the CSP is added below while the server sends none)
-  // has no IP address space; Local Network Access checks then treat it as public and block its
-  // WebSocket to 127.0.0.1. Everything here is on loopback, so the check tests nothing of ours.
-  '--disable-features=LocalNetworkAccessChecks'
-]
-
-/** The policy the service will send; the page must work under it (no inline script or style). */
-const TARGET_CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:"
-
-const PHONE: BrowserContextOptions = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' }
-const DESKTOP: BrowserContextOptions = { viewport: { width: 1280, height: 800 }, locale: 'zh-CN' }
 const SCREENSHOT_DIR = process.env.E2E_SCREENSHOT_DIR ?? tmpdir()
-const STATUS_PATH = /\/api\/login\/status\?/
-const SOCKET_URL = /\/api\/login\/ws$/
-/** How many dead sockets the page tries before it polls: read from the page's own module. */
-const { SOCKET_FAILURES_BEFORE_POLLING } = await import(pathToFileURL(join(STATIC_ROOT, 'js', 'transport.js')).href) as { SOCKET_FAILURES_BEFORE_POLLING: number }
-
-/** Recorded in the page before any of its scripts run. */
-interface PageProbe {
-  cspViolations: string[]
-  loginEvents: Array<{ code: string }>
-  openerMessages: Array<{ data: unknown, origin: string }>
-}
-
-// Browser-side scripts are strings: the project compiles without the DOM library.
-const PROBE_SCRIPT = `(() => {
-  const probe = { cspViolations: [], loginEvents: [], openerMessages: [] }
-  window.__probe = probe
-  document.addEventListener('securitypolicyviolation', (event) => {
-    probe.cspViolations.push(event.violatedDirective + ' ' + event.blockedURI)
-  })
-  document.addEventListener('wechat-login', (event) => { probe.loginEvents.push(event.detail) })
-  window.addEventListener('message', (event) => { probe.openerMessages.push({ data: event.data, origin: event.origin }) })
-})()`
+const { SOCKET_FAILURES_BEFORE_POLLING } = transport
 const BLOCK_WEBSOCKET_SCRIPT = `
   Object.defineProperty(window, 'WebSocket', {
     value: class BlockedWebSocket {
@@ -62,11 +28,7 @@ const BLOCK_WEBSOCKET_SCRIPT = `
 // its own 30 s timeout, so a page that hangs still fails at the wait, not here.
 t.setTimeout(180_000)
 
-const browser: Browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: CHROMIUM_ARGS
-})
-t.teardown(() => browser.close())
+const browser: Browser = await launchBrowser(t)
 
 interface Stack {
   app: TestApp
@@ -82,73 +44,9 @@ async function startStack (t: Test, { siteAllowed = true } = {}): Promise<Stack>
   return { app, emulator }
 }
 
-/**
- * A browser context that records CSP violations, 'wechat-login' events and messages, and page
- * errors; the document gets TARGET_CSP unless the service already sends a policy of its own.
- */
-async function openContext (t: Test, stack: Stack, options: BrowserContextOptions): Promise<{ context: BrowserContext, pageErrors: string[] }> {
-  const context = await browser.newContext(options)
-  t.teardown(() => context.close())
-  const pageErrors: string[] = []
-  context.on('weberror', (error) => pageErrors.push(error.error().message))
-  await context.addInitScript({ content: PROBE_SCRIPT })
-  const served = await fetch(`${stack.app.url}/`)
-  t.equal(served.status, 200, 'the page is served at /')
-  if (served.headers.get('content-security-policy') === null) {
-    const pageUrl = (url: URL) => url.origin === stack.app.url && url.pathname === '/'
-    await context.route(pageUrl, async (route) => {
-      const response = await route.fetch()
-      await route.fulfill({ response, headers: { ...response.headers(), 'content-security-policy': TARGET_CSP } })
-    })
-  }
-  return { context, pageErrors }
-}
-
-async function probe (page: Page): Promise<PageProbe> {
-  return await page.evaluate('window.__probe') as PageProbe
-}
-
-/** The pending state with a drawn QR; returns what the QR encodes (the demo link carries it). */
-async function waitForQr (page: Page): Promise<string> {
-  await page.locator('#login[data-state="pending"] #qr svg').waitFor()
-  await page.getByRole('status').filter({ hasText: 'Scan the QR code with WeChat' }).waitFor()
-  const qrUrl = await page.locator('#demo-link').getAttribute('href')
-  if (qrUrl === null) throw new Error('no demo link under the QR')
-  return qrUrl
-}
-
-/** The emulator's phone page: pick the test user at `userIndex`, tap "Scan"; returns the user's openid. */
-async function scanOnPhone (t: Test, phone: Page, qrUrl: string, userIndex = 0): Promise<string> {
-  await phone.goto(qrUrl)
-  const user = phone.getByRole('radio').nth(userIndex)
-  const openid = await user.inputValue()
-  await user.check()
-  const [pushed] = await Promise.all([
-    phone.waitForResponse((response) => response.request().method() === 'POST'),
-    phone.getByRole('button', { name: 'Scan' }).click()
-  ])
-  t.equal(pushed.status(), 200, 'the emulator pushed the scan and the webhook accepted it')
-  return openid
-}
-
-/**
- * The logged-in page; returns the code from its 'wechat-login' event. Outside demo mode (the
- * standalone emulator here) the code is handed over, never shown: the test holds the page to that.
- */
-async function waitForLoggedIn (page: Page): Promise<string> {
-  await page.locator('#login[data-state="confirmed"]').waitFor()
-  await page.getByRole('status').filter({ hasText: 'Logged in' }).waitFor()
-  await page.waitForFunction('window.__probe.loginEvents.length > 0')
-  const [event] = (await probe(page)).loginEvents
-  if (await page.locator('#result').isVisible() || (await page.locator('#code').textContent()) !== '') {
-    throw new Error('the login code is on screen outside demo mode')
-  }
-  return event?.code ?? ''
-}
-
 t.test('a site outside ALLOWED_ORIGINS that opens the page with its own ?origin= is not told the code', async (t) => {
   const stack = await startStack(t, { siteAllowed: false })
-  const { context } = await openContext(t, stack, DESKTOP)
+  const { context } = await openContext(t, browser, stack.app.url, DESKTOP)
   const phoneContext = await browser.newContext(PHONE)
   t.teardown(() => phoneContext.close())
   const siteOrigin = `http://localhost:${new URL(stack.app.url).port}`
@@ -171,7 +69,7 @@ t.test('a site outside ALLOWED_ORIGINS that opens the page with its own ?origin=
 
 t.test('framed by a site on ALLOWED_ORIGINS, the page posts the code to its parent; framed by another, to nobody', async (t) => {
   const stack = await startStack(t)
-  const { context } = await openContext(t, stack, DESKTOP)
+  const { context } = await openContext(t, browser, stack.app.url, DESKTOP)
   const phoneContext = await browser.newContext(PHONE)
   t.teardown(() => phoneContext.close())
   const port = new URL(stack.app.url).port
@@ -217,7 +115,7 @@ t.test('framed by a site on ALLOWED_ORIGINS, the page posts the code to its pare
 
 t.test('scan on the phone page: the page tells its opener the code (never shows it), and the code redeems once', async (t) => {
   const stack = await startStack(t)
-  const { context, pageErrors } = await openContext(t, stack, DESKTOP)
+  const { context, pageErrors } = await openContext(t, browser, stack.app.url, DESKTOP)
   const phoneContext = await browser.newContext(PHONE)
   t.teardown(() => phoneContext.close())
 
@@ -267,7 +165,7 @@ t.test('scan on the phone page: the page tells its opener the code (never shows 
 for (const [screen, options, file] of [['a phone', PHONE, 'login-page.png'], ['a desktop', DESKTOP, 'login-page-desktop.png']] as const) {
   t.test(`on ${screen} screen the pending page fits: QR in view, no sideways scrolling`, async (t) => {
     const stack = await startStack(t)
-    const { context, pageErrors } = await openContext(t, stack, options)
+    const { context, pageErrors } = await openContext(t, browser, stack.app.url, options)
     const page = await context.newPage()
     await page.goto(`${stack.app.url}/`)
     await waitForQr(page)
@@ -286,7 +184,7 @@ for (const [screen, options, file] of [['a phone', PHONE, 'login-page.png'], ['a
 
 t.test('WebSocket cannot even be constructed: the page polls /api/login/status and still logs in', async (t) => {
   const stack = await startStack(t)
-  const { context, pageErrors } = await openContext(t, stack, PHONE)
+  const { context, pageErrors } = await openContext(t, browser, stack.app.url, PHONE)
   await context.addInitScript({ content: BLOCK_WEBSOCKET_SCRIPT })
   const page = await context.newPage()
   const polls: string[] = []
@@ -310,7 +208,7 @@ t.test('WebSocket cannot even be constructed: the page polls /api/login/status a
 
 t.test('sockets that close before saying anything: after a few tries the page polls instead', async (t) => {
   const stack = await startStack(t)
-  const { context, pageErrors } = await openContext(t, stack, PHONE)
+  const { context, pageErrors } = await openContext(t, browser, stack.app.url, PHONE)
   const page = await context.newPage()
   let sockets = 0
   await page.routeWebSocket(SOCKET_URL, (socket) => {
@@ -332,7 +230,7 @@ t.test('sockets that close before saying anything: after a few tries the page po
 
 t.test('the socket drops before the confirmation: the page reconnects and the resubscribe brings it', async (t) => {
   const stack = await startStack(t)
-  const { context, pageErrors } = await openContext(t, stack, PHONE)
+  const { context, pageErrors } = await openContext(t, browser, stack.app.url, PHONE)
   const page = await context.newPage()
   let sockets = 0
   const swallowed: string[] = []
@@ -373,7 +271,7 @@ t.test('the socket drops before the confirmation: the page reconnects and the re
 t.test('WeChat refuses the QR (errcode): the page says so, and "try again" gets a QR', async (t) => {
   const stack = await startStack(t)
   stack.emulator.emulator.faults.errcode('qrcode/create', 45009, 1)
-  const { context, pageErrors } = await openContext(t, stack, PHONE)
+  const { context, pageErrors } = await openContext(t, browser, stack.app.url, PHONE)
   const page = await context.newPage()
   await page.goto(`${stack.app.url}/`)
   await page.locator('#login[data-state="error"]').waitFor()

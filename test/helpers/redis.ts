@@ -39,9 +39,9 @@ export interface RedisProxy {
   restore (): void
 }
 
-/** A TCP proxy in front of the real Redis, so a test can take Redis away from one app and give it back. */
-export async function startRedisProxy (t: Scope): Promise<RedisProxy> {
-  const target = new URL(redisUrl)
+/** A TCP proxy in front of a real Redis (the suite's by default), so a test can take Redis away from one app and give it back. */
+export async function startRedisProxy (t: Scope, targetUrl: string = redisUrl): Promise<RedisProxy> {
+  const target = new URL(targetUrl)
   const sockets = new Set<Socket>()
   let up = true
   const server = createServer((client) => {

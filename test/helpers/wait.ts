@@ -31,3 +31,30 @@ export async function waitFor (condition: () => boolean | Promise<boolean>, { ti
     await sleep(intervalMs)
   }
 }
+
+/** A JSON log line, as the app writes it (test/helper.ts keeps them in `logs`). */
+export type LoggedLine = Record<string, unknown> & { msg?: string }
+
+/**
+ * Resolves with the first line of `logs` (written or to come) that `matches`: a log line is the
+ * event. Bounded like waitFor.
+ */
+export async function waitForLogLine (logs: readonly string[], matches: (line: LoggedLine) => boolean, options: WaitOptions = {}): Promise<LoggedLine> {
+  let found: LoggedLine | undefined
+  let checked = 0
+  await waitFor(() => {
+    for (; checked < logs.length && found === undefined; checked++) {
+      const line = JSON.parse(logs[checked] ?? '{}') as LoggedLine
+      if (matches(line)) found = line
+    }
+    return found !== undefined
+  }, { what: 'a log line', ...options })
+  return found as LoggedLine
+}
+
+/** `promise`, or a rejection naming `what` if it has not settled within `ms`: a hang fails the test at once. */
+export function withDeadline<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms) })
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
+}

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { createMemoryJobQueue } from '../../src/drivers/memory/job-queue.js'
 import { redisKeyspace } from '../../src/drivers/redis/keys.js'
-import { DEDUP_TTL_MS, WECHAT_EVENTS_QUEUE, scanDedupKey, scanDedupTtlMs, type ScanJob } from '../../src/jobs/definitions.js'
+import { DEDUP_TTL_MS, WECHAT_EVENTS_QUEUE, scanDedupKey, scanDedupTtlMs, scanRetryPolicy, type ScanJob } from '../../src/jobs/definitions.js'
 import { queuedScanJobs, scanXml, signedQuery } from '../fixtures/webhook.js'
 import { DRIVERS, build } from '../helper.js'
 import { redisUrl } from '../helpers/redis.js'
@@ -47,7 +47,7 @@ t.test("a scan's dedup key lives as long as its push's timestamp is accepted", a
 
 t.test('in process too: a key is kept for the TTL it was given', async (t) => {
   let now = 1_000_000
-  const queue = createMemoryJobQueue<ScanJob>({ clock: () => now, dedupTtlMs: scanDedupTtlMs(300) })
+  const queue = createMemoryJobQueue<ScanJob>({ retry: scanRetryPolicy(300_000), clock: () => now, dedupTtlMs: scanDedupTtlMs(300) })
   t.after(() => queue.close())
   const job: ScanJob = { scene: SCENE, openid: 'o', event: 'SCAN', createTime: '1' }
   t.equal(await queue.enqueue(job, 'key'), 'queued')

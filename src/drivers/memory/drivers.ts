@@ -1,5 +1,5 @@
 import type { Drivers } from '../drivers.js'
-import { DEDUP_TTL_MS, type ScanJob, type JobWorker } from '../../jobs/definitions.js'
+import type { ScanJob, JobWorker, ScanQueueOptions } from '../../jobs/definitions.js'
 import { createMemoryJobQueue } from './job-queue.js'
 import { createMemoryLoginBus } from './login-bus.js'
 import { createMemoryLoginStore } from './login-store.js'
@@ -16,10 +16,10 @@ export interface EmbeddedDrivers extends Drivers {
  * Embedded mode: every driver in this process, nothing to connect to. One process only: a second
  * instance would not see these logins, which is why multi-instance deployments set REDIS_URL.
  */
-export function createEmbeddedDrivers ({ dedupTtlMs = DEDUP_TTL_MS }: { dedupTtlMs?: number } = {}): EmbeddedDrivers {
+export function createEmbeddedDrivers (queueOptions: ScanQueueOptions): EmbeddedDrivers {
   const loginStore = createMemoryLoginStore()
   const loginBus = createMemoryLoginBus()
-  const scanQueue = createMemoryJobQueue<ScanJob>({ dedupTtlMs })
+  const scanQueue = createMemoryJobQueue<ScanJob>(queueOptions)
   const oauthStateStore = createMemoryOAuthStateStore()
   const userTokenStore = createMemoryUserTokenStore()
   const workers: JobWorker[] = []
@@ -45,6 +45,10 @@ export function createEmbeddedDrivers ({ dedupTtlMs = DEDUP_TTL_MS }: { dedupTtl
 
     async healthy () {
       return true
+    },
+
+    onAvailable () {
+      return () => {}
     },
 
     close () {

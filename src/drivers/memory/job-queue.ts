@@ -1,7 +1,7 @@
 import type { Log } from '../../log.js'
 import {
-  DEDUP_TTL_MS, JOB_ATTEMPTS, JOB_BACKOFF_MS, PermanentJobError,
-  type JobProcessor, type JobQueue, type JobWorker, type WorkerOptions
+  DEDUP_TTL_MS, JOB_DRAIN_DEADLINE_MS, PermanentJobError,
+  type JobProcessor, type JobQueue, type JobWorker, type RetryPolicy, type WorkerOptions
 } from '../../jobs/definitions.js'
 import { createTtlMap } from '../../util/ttl-map.js'
 
@@ -18,6 +18,7 @@ interface QueuedJob<T> {
   id: number
   data: T
   attemptsMade: number
+  queuedAt: number
 }
 
 interface WorkerSlot<T> {
@@ -29,14 +30,12 @@ interface WorkerSlot<T> {
   closing: boolean
 }
 
-const DEFAULT_CLOSE_TIMEOUT_MS = 10_000
-
 /**
  * The BullMQ queue's contract in one process. Event-driven: a job is handed to a worker when it is
  * added, when a worker starts, when a worker slot frees up and when a retry falls due; there is no
  * polling. Jobs only live as long as the process, which is what embedded mode means.
  */
-export function createMemoryJobQueue<T> ({ clock = Date.now, dedupTtlMs = DEDUP_TTL_MS }: { clock?: () => number, dedupTtlMs?: number } = {}): MemoryJobQueue<T> {
+export function createMemoryJobQueue<T> ({ retry, clock = Date.now, dedupTtlMs = DEDUP_TTL_MS }: { retry: RetryPolicy, clock?: () => number, dedupTtlMs?: number }): MemoryJobQueue<T> {
   const waiting: Array<QueuedJob<T>> = []
   const retryTimers = new Set<NodeJS.Timeout>()
   // Every key lives dedupTtlMs, so each new key trims the expired ones: no timer to stop.
@@ -60,13 +59,15 @@ export function createMemoryJobQueue<T> ({ clock = Date.now, dedupTtlMs = DEDUP_
 
   function run (worker: WorkerSlot<T>, job: QueuedJob<T>): void {
     const attempt = job.attemptsMade + 1
+    const startedAt = clock()
     // A microtask later: the producer's enqueue() never runs processor code re-entrantly.
     const running: Promise<void> = Promise.resolve()
-      .then(() => worker.processor(job.data, attempt))
+      .then(() => worker.processor(job.data, attempt, job.queuedAt))
       .catch((error: unknown) => {
         job.attemptsMade = attempt
-        worker.log.warn({ jobId: String(job.id), ...worker.logFields?.(job.data), attempts: attempt, err: error }, 'job failed')
-        if (!(error instanceof PermanentJobError) && attempt < JOB_ATTEMPTS) retryLater(job, attempt)
+        const delay = error instanceof PermanentJobError || attempt >= retry.attempts ? null : retry.delayMs(attempt, job.queuedAt, startedAt)
+        worker.log.warn({ jobId: String(job.id), ...worker.logFields?.(job.data), attempts: attempt, retrying: delay !== null, err: error }, 'job failed')
+        if (delay !== null) retryLater(job, delay)
         else failed++
       })
       .finally(() => {
@@ -76,14 +77,13 @@ export function createMemoryJobQueue<T> ({ clock = Date.now, dedupTtlMs = DEDUP_
     worker.running.add(running)
   }
 
-  /** BullMQ's exponential backoff: JOB_BACKOFF_MS, then doubling. */
-  function retryLater (job: QueuedJob<T>, attempt: number): void {
+  function retryLater (job: QueuedJob<T>, delayMs: number): void {
     if (closed) return
     const timer = setTimeout(() => {
       retryTimers.delete(timer)
       waiting.push(job)
       dispatch()
-    }, JOB_BACKOFF_MS * 2 ** (attempt - 1))
+    }, delayMs)
     retryTimers.add(timer)
   }
 
@@ -93,7 +93,7 @@ export function createMemoryJobQueue<T> ({ clock = Date.now, dedupTtlMs = DEDUP_
       if (dedupKeys.has(dedupKey)) return 'duplicate'
       dedupKeys.set(dedupKey, true, dedupTtlMs)
       // A copy, as BullMQ stores JSON: changing the object after enqueue() does not change the job.
-      waiting.push({ id: nextId++, data: JSON.parse(JSON.stringify(data)) as T, attemptsMade: 0 })
+      waiting.push({ id: nextId++, data: JSON.parse(JSON.stringify(data)) as T, attemptsMade: 0, queuedAt: clock() })
       dispatch()
       return 'queued'
     },
@@ -105,7 +105,7 @@ export function createMemoryJobQueue<T> ({ clock = Date.now, dedupTtlMs = DEDUP_
     },
 
     // One process: no lock to lose, so nothing ever stalls (onStalled is never called).
-    startWorker (processor, { concurrency, log, logFields, closeTimeoutMs = DEFAULT_CLOSE_TIMEOUT_MS }) {
+    startWorker (processor, { concurrency, log, logFields, closeTimeoutMs = JOB_DRAIN_DEADLINE_MS }) {
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer')
       const worker: WorkerSlot<T> = { processor, concurrency, log, logFields, running: new Set(), closing: false }
       workers.add(worker)

@@ -35,6 +35,12 @@ export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => nu
       logins.delete(scene)
     },
 
+    async restore (record, retainMs) {
+      if (logins.has(record.scene)) return false
+      logins.setUntil(record.scene, normalize(record), record.expiresAt + retainMs)
+      return true
+    },
+
     async markScanned (scene, now, openid): Promise<TransitionResult> {
       const record = logins.get(scene)
       const refused = finalOrExpired(record, now)

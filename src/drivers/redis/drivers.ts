@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis'
 import type { Config } from '../../config.js'
 import type { Log } from '../../log.js'
-import { SCAN_JOB, WECHAT_EVENTS_QUEUE, scanDedupTtlMs, type JobWorker, type ScanJob } from '../../jobs/definitions.js'
+import { SCAN_JOB, WECHAT_EVENTS_QUEUE, type JobWorker, type ScanJob, type ScanQueueOptions } from '../../jobs/definitions.js'
 import type { DriverEvents, Drivers } from '../drivers.js'
 import { closeConnection, connect, createBlockingConnectionOptions, createCommandConnection, logConnectionErrors } from './connections.js'
 import { createBullQueue, startBullWorker } from './job-queue.js'
@@ -28,7 +28,7 @@ export interface RedisDrivers extends Drivers {
  * fail-fast connection; each subscriber and each worker has its own (a subscribed or blocked
  * connection does nothing else).
  */
-export function createRedisDrivers (url: string, config: Config, log: Log, events: DriverEvents = {}): RedisDrivers {
+export function createRedisDrivers (url: string, config: Config, log: Log, queueOptions: ScanQueueOptions, events: DriverEvents = {}): RedisDrivers {
   const keys = redisKeyspace(config.REDIS_PREFIX)
   const commands = createCommandConnection(url, keys.connectionName('commands'))
   const subscriber = createCommandConnection(url, keys.connectionName('login-subscriber'))
@@ -37,7 +37,7 @@ export function createRedisDrivers (url: string, config: Config, log: Log, event
   for (const connection of [commands, subscriber, tokenSubscriber]) logConnectionErrors(connection, log)
   const tokenCache = createRedisTokenCache(commands, tokenSubscriber, keys.accessToken(config.WECHAT_APP_ID))
   const bull = { prefix: keys.bullPrefix, connection: commands }
-  const scanQueue = createBullQueue<ScanJob>(WECHAT_EVENTS_QUEUE, SCAN_JOB, { ...bull, log, dedupTtlMs: scanDedupTtlMs(config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS) })
+  const scanQueue = createBullQueue<ScanJob>(WECHAT_EVENTS_QUEUE, SCAN_JOB, { ...bull, log, ...queueOptions })
   const workerConnections: Redis[] = []
   const workers: JobWorker[] = []
   let closed: Promise<void> | null = null
@@ -60,7 +60,7 @@ export function createRedisDrivers (url: string, config: Config, log: Log, event
       const connection = new Redis(url, { ...createBlockingConnectionOptions(), connectionName: keys.connectionName('worker') })
       logConnectionErrors(connection, options.log)
       workerConnections.push(connection)
-      const worker = startBullWorker(WECHAT_EVENTS_QUEUE, processor, { ...bull, ...options, connection })
+      const worker = startBullWorker(WECHAT_EVENTS_QUEUE, processor, { ...bull, ...options, connection, retry: queueOptions.retry })
       workers.push(worker)
       return worker
     },
@@ -68,6 +68,11 @@ export function createRedisDrivers (url: string, config: Config, log: Log, event
     async ready () {
       await Promise.all([connect(commands), connect(subscriber), connect(tokenSubscriber)])
       await tokenCache.subscribe()
+    },
+
+    onAvailable (listener) {
+      commands.on('ready', listener)
+      return () => { commands.off('ready', listener) }
     },
 
     async healthy () {

@@ -1,10 +1,26 @@
 import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
 import { Queue, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq'
 import type { Log } from '../../log.js'
+import { settlesWithin } from '../../util/deadline.js'
 import {
-  DEDUP_TTL_MS, JOB_ATTEMPTS, JOB_BACKOFF_MS, PermanentJobError,
-  type JobProcessor, type JobQueue, type JobWorker, type WorkerOptions
+  DEDUP_TTL_MS, JOB_DRAIN_DEADLINE_MS, PermanentJobError,
+  type JobProcessor, type JobQueue, type JobWorker, type RetryPolicy, type WorkerOptions
 } from '../../jobs/definitions.js'
+
+/**
+ * A person waits on "scanned" while a job runs, so a crashed worker's job must come back within
+ * seconds, not BullMQ's default minute (30 s lock, then a stalled check every 30 s). A lock lapses
+ * LOCK_DURATION after its last renewal (renewed every half of it while the job runs); a live
+ * worker's stalled check finds the job within STALLED_INTERVAL after that: back in the queue at
+ * most 8 s after the crash. The price, per worker process: one stalled-check script every 3 s
+ * (BullMQ's default: every 30 s) and one lock renewal every 2.5 s per running job (README: How it
+ * holds up). A job that runs twice is harmless: every transition is a compare-and-set.
+ */
+export const WORKER_LOCK_DURATION_MS = 5000
+export const WORKER_STALLED_INTERVAL_MS = 3000
+/** A job stalled by more crashes than this fails: a job that kills its worker every time. */
+export const WORKER_MAX_STALLED_COUNT = 3
 
 export interface BullOptions {
   /** BullMQ's own key prefix (RedisKeyspace.bullPrefix). */
@@ -12,13 +28,16 @@ export interface BullOptions {
   connection: ConnectionOptions
 }
 
-export function createBullQueue<T> (queueName: string, jobName: string, { prefix, connection, log, dedupTtlMs = DEDUP_TTL_MS }: BullOptions & { log: Log, dedupTtlMs?: number }): JobQueue<T> & { queue: Queue } {
+/** The name of the custom backoff both sides of the queue know: the worker computes it from `RetryPolicy`. */
+const RETRY_BACKOFF = 'login-lifetime'
+
+export function createBullQueue<T> (queueName: string, jobName: string, { prefix, connection, log, retry, dedupTtlMs = DEDUP_TTL_MS }: BullOptions & { log: Log, retry: RetryPolicy, dedupTtlMs?: number }): JobQueue<T> & { queue: Queue } {
   const queue = new Queue(queueName, {
     prefix,
     connection,
     defaultJobOptions: {
-      attempts: JOB_ATTEMPTS,
-      backoff: { type: 'exponential', delay: JOB_BACKOFF_MS },
+      attempts: retry.attempts,
+      backoff: { type: RETRY_BACKOFF },
       removeOnComplete: { age: 3600, count: 1000 },
       removeOnFail: { age: 24 * 3600, count: 5000 }
     }
@@ -44,28 +63,48 @@ export function createBullQueue<T> (queueName: string, jobName: string, { prefix
   }
 }
 
-export function startBullWorker<T> (queueName: string, processor: JobProcessor<T>, { prefix, connection, concurrency, log, logFields, onStalled }: BullOptions & WorkerOptions<T>): JobWorker {
+export function startBullWorker<T> (queueName: string, processor: JobProcessor<T>, { prefix, connection, concurrency, log, logFields, onStalled, retry }: BullOptions & WorkerOptions<T> & { retry: RetryPolicy }): JobWorker {
   const worker = new Worker<T>(queueName, async (job) => {
     try {
-      await processor(job.data, job.attemptsMade + 1)
+      await processor(job.data, job.attemptsMade + 1, job.timestamp)
     } catch (error) {
       if (error instanceof PermanentJobError) throw new UnrecoverableError(error.message)
       throw error
     }
-  }, { prefix, connection, concurrency })
+  }, {
+    prefix,
+    connection,
+    concurrency,
+    // Shown as the job's processedBy: which process ran (or crashed on) a job.
+    name: `${hostname()}:${process.pid}`,
+    lockDuration: WORKER_LOCK_DURATION_MS,
+    stalledInterval: WORKER_STALLED_INTERVAL_MS,
+    maxStalledCount: WORKER_MAX_STALLED_COUNT,
+    settings: {
+      // -1: BullMQ's "no more retries".
+      backoffStrategy: (attemptsMade, _type, _error, job) => retry.delayMs(attemptsMade, job?.timestamp ?? 0, job?.processedOn ?? Date.now()) ?? -1
+    }
+  })
 
   worker.on('error', (error) => log.error({ err: error }, 'job worker error'))
   worker.on('failed', (job, error) => {
-    log.warn({ jobId: job?.id, ...(job === undefined ? {} : logFields?.(job.data)), attempts: job?.attemptsMade, err: error }, 'job failed')
+    // BullMQ sets finishedOn only when the job failed for good (no retry left, or a permanent failure).
+    log.warn({ jobId: job?.id, ...(job === undefined ? {} : logFields?.(job.data)), attempts: job?.attemptsMade, retrying: job?.finishedOn === undefined, err: error }, 'job failed')
   })
   worker.on('stalled', (jobId) => {
     log.warn({ jobId }, 'job stalled: its worker stopped renewing the lock; it runs again')
     onStalled?.()
   })
 
+  let closing: Promise<void> | null = null
   return {
-    async close () {
-      await worker.close()
+    close () {
+      closing ??= (async () => {
+        if (await settlesWithin(worker.close(), JOB_DRAIN_DEADLINE_MS)) return
+        // The process exits after close (close-with-grace), taking the worker's own reconnecting connection with it.
+        log.warn({ deadlineMs: JOB_DRAIN_DEADLINE_MS }, 'worker not closed by the shutdown deadline (a job still running, or Redis away): another worker runs its jobs again once their locks lapse')
+      })()
+      return closing
     }
   }
 }

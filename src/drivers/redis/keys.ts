@@ -92,6 +92,19 @@ export interface AccessTokenKeys {
 
 export type ConnectionRole = 'commands' | 'login-subscriber' | 'token-subscriber' | 'worker'
 
+/**
+ * The only keys of ours without a TTL: BullMQ's structures of a queue, `{bullPrefix}:{queue}:{name}`,
+ * each bounded. `events` is a stream BullMQ trims to 10 000 entries; `completed` and `failed` hold
+ * the retained jobs (an hour and at most 1000, a day and at most 5000); `wait`, `active`, `delayed`,
+ * `prioritized`, `paused` the jobs in flight; the rest are a few fields or counters. Beside these, a
+ * job's own hash `{bullPrefix}:{queue}:{jobId}` lives as long as one of them lists the job. Every
+ * other key expires (test/faults/orphans.test.ts checks it after every kind of flow).
+ */
+export const BULL_QUEUE_STRUCTURES: readonly string[] = Object.freeze([
+  'meta', 'id', 'events', 'marker', 'pc', 'limiter', 'stalled',
+  'wait', 'paused', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'
+])
+
 export function redisKeyspace (prefix: string): RedisKeyspace {
   // CONFIRM writes a login's hash and its code's key in one script.
   const loginKeys = keyGroup(prefix)

@@ -45,6 +45,13 @@ end
 return 'changed'
 `
 
+const RESTORE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1
+`
+
 const CONFIRM = `${FINAL_OR_EXPIRED}${SCANNER_ONLY}
 redis.call('HSET', KEYS[1], 'status', 'confirmed', 'confirmedAt', ARGV[1], 'code', ARGV[3], 'codeExpiresAt', ARGV[4])
 redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6])
@@ -60,6 +67,7 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     wqlMarkScanned (loginKey: string, now: string, openid: string): Result<TransitionResult, Context>
     wqlReleaseScan (loginKey: string, openid: string): Result<TransitionResult, Context>
+    wqlRestoreLogin (loginKey: string, removeAt: string, ...fields: string[]): Result<0 | 1, Context>
     wqlConfirm (loginKey: string, codeKey: string, now: string, openid: string, code: string, codeExpiresAt: string,
       identity: string, codeTtlMs: string): Result<TransitionResult, Context>
     wqlDeny (loginKey: string, now: string, openid: string): Result<TransitionResult, Context>
@@ -72,18 +80,14 @@ export function createRedisLoginStore (redis: Redis, keys: Pick<RedisKeyspace, '
   redis.defineCommand('wqlReleaseScan', { numberOfKeys: 1, lua: RELEASE_SCAN })
   redis.defineCommand('wqlConfirm', { numberOfKeys: 2, lua: CONFIRM })
   redis.defineCommand('wqlDeny', { numberOfKeys: 1, lua: DENY })
+  redis.defineCommand('wqlRestoreLogin', { numberOfKeys: 1, lua: RESTORE })
 
   const { login: loginKey, loginCode: codeKey } = keys
 
   return {
     async create (record, retainMs) {
       const key = loginKey(record.scene)
-      const { requester, ...flat } = record
-      const fields: Record<string, string> = {}
-      for (const [name, value] of Object.entries({ ...flat, ...requesterFields(requester) })) {
-        if (value !== undefined) fields[name] = String(value)
-      }
-      const results = await redis.multi().hset(key, fields).pexpireat(key, record.expiresAt + retainMs).exec()
+      const results = await redis.multi().hset(key, toFields(record)).pexpireat(key, record.expiresAt + retainMs).exec()
       // MULTI reports a failed command in its results instead of throwing: a login half-stored is none.
       const failed = results?.find(([error]) => error !== null)?.[0]
       if (results === null || failed !== undefined) throw failed ?? new Error('login not stored: transaction aborted')
@@ -96,6 +100,11 @@ export function createRedisLoginStore (redis: Redis, keys: Pick<RedisKeyspace, '
 
     async discard (scene) {
       await redis.del(loginKey(scene))
+    },
+
+    async restore (record, retainMs) {
+      const restored = await redis.wqlRestoreLogin(loginKey(record.scene), String(record.expiresAt + retainMs), ...Object.entries(toFields(record)).flat())
+      return restored === 1
     },
 
     markScanned (scene, now, openid) {
@@ -128,9 +137,15 @@ export function createRedisLoginStore (redis: Redis, keys: Pick<RedisKeyspace, '
 }
 
 /** A hash holds no objects: the requester is three fields of its own. */
-function requesterFields (requester: Requester | undefined): Record<string, string | undefined> {
-  if (requester === undefined) return {}
-  return { requesterOrigin: requester.origin, requesterUserAgent: requester.userAgent, requesterIp: requester.ip }
+function toFields ({ requester, ...flat }: LoginRecord): Record<string, string> {
+  const fields: Record<string, string> = {}
+  const requesterFields = requester === undefined
+    ? {}
+    : { requesterOrigin: requester.origin, requesterUserAgent: requester.userAgent, requesterIp: requester.ip }
+  for (const [name, value] of Object.entries({ ...flat, ...requesterFields })) {
+    if (value !== undefined) fields[name] = String(value)
+  }
+  return fields
 }
 
 function toRecord (fields: Record<string, string>): LoginRecord {
