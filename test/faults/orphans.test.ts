@@ -14,7 +14,7 @@ import { startRedisServer } from '../helpers/redis-server.js'
 import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 import { Browser, authorizeAs, buildOAuthApp, emulatorUsers } from '../oauth/helper.js'
 
-t.setTimeout(60_000)
+t.setTimeout(120_000)
 
 /** Thirty days: the longest any key of ours lives (a user's OAuth tokens, the token fence). */
 const LONGEST_TTL_MS = 30 * 24 * 3600 * 1000

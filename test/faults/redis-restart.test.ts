@@ -15,7 +15,7 @@ import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 import { waitFor, waitForLogLine } from '../helpers/wait.js'
 import { loginLogKey } from '../../src/login/log-key.js'
 
-t.setTimeout(60_000)
+t.setTimeout(120_000)
 
 async function spoolDir (t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'wql-fault-spool-'))

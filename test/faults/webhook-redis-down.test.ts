@@ -18,7 +18,7 @@ import { startRedisServer } from '../helpers/redis-server.js'
 import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 import { waitFor, waitForLogLine, type LoggedLine } from '../helpers/wait.js'
 
-t.setTimeout(60_000)
+t.setTimeout(150_000)
 
 async function spoolDir (t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'wql-fault-spool-'))

@@ -14,7 +14,7 @@ import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 import { waitForLogLine, type LoggedLine } from '../helpers/wait.js'
 import { loginLogKey } from '../../src/login/log-key.js'
 
-t.setTimeout(60_000)
+t.setTimeout(120_000)
 
 const FAST_FAILING_WECHAT = { WECHAT_TIMEOUT_MS: '300', WECHAT_RETRY_DEADLINE_MS: '600' }
 

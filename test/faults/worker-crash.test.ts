@@ -17,7 +17,7 @@ import { startService, type LogLine } from '../helpers/processes.js'
 import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 import { waitFor } from '../helpers/wait.js'
 
-t.setTimeout(60_000)
+t.setTimeout(120_000)
 
 /** What the issue asks: a crashed worker's login completes within 10 s. */
 const RECOVERY_BUDGET_MS = 10_000
