@@ -1,6 +1,6 @@
 /**
  * ioredis' ways of saying "Redis is not there right now". With the offline queue off these come at
- * once, and the request answers 503 (WeChat then retries) instead of hanging.
+ * once: a route answers 503 instead of hanging, the webhook holds the push and then spools it.
  */
 export function isBackendUnavailable (error: unknown): boolean {
   if (!(error instanceof Error)) return false

@@ -211,6 +211,21 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, Date.now()), 'missing')
   })
 
+  t.test('restore puts back a lost login, never over one that exists, with the same lifetime', async (t) => {
+    const { drivers: { loginStore: store } } = await driver.create(t)
+    const now = Date.now()
+    const lost = pending(newScene(), now, now + 60_000)
+    t.equal(await store.restore(lost, 60_000), true, 'absent: put back')
+    t.match(await store.get(lost.scene), { status: 'pending', secretHash: lost.secretHash, expiresAt: lost.expiresAt })
+    t.equal(await store.markScanned(lost.scene, now + 1), 'changed', 'and it works as any login')
+    t.equal(await store.restore(lost, 60_000), false, 'present: untouched')
+    t.equal((await store.get(lost.scene))?.status, 'scanned', 'the newer state stays')
+
+    const shortLived = pending(newScene(), now - 2000, now - 1000)
+    await store.restore(shortLived, 1300)
+    await waitFor(async () => await store.get(shortLived.scene) === null, { what: 'the restored login to end with its retention' })
+  })
+
   t.test('a record whose retention already ended is not stored', async (t) => {
     const { drivers: { loginStore: store } } = await driver.create(t)
     const now = Date.now()

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createScanProcessor } from '../../src/jobs/scan-processor.js'
+import { MISSING_LOGIN_GRACE_MS, createScanProcessor } from '../../src/jobs/scan-processor.js'
 import { newScene, sha256 } from '../../src/login/tokens.js'
 import type { WeChatUser } from '../../src/wechat/client.js'
 import { WeChatApiError } from '../../src/wechat/errors.js'
@@ -109,5 +109,18 @@ for (const driver of driverMatrix('scan-processor')) {
     await processScan({ scene, openid: 'oPhone', event: 'SCAN', createTime: '1' }, 2)
     t.equal((await store.get(scene))?.status, 'scanned', 'a re-run changes nothing')
     t.same(wechat.calls, [], 'the confirmation page learns who the visitor is: no user/info call')
+  })
+}
+
+for (const driver of driverMatrix('scan-processor-missing')) {
+  t.test(`${driver.name}: a scan of a login the store lacks is retried for a while (its instance may be putting it back), then dropped`, async (t) => {
+    const { drivers: { loginStore: store, loginBus: bus } } = await driver.create(t)
+    const wechat = userInfo((openid) => ({ openid, unionid: null, subscribed: true }))
+    const now = Date.now()
+    const processScan = createScanProcessor({ store, bus, wechat, codeTtlMs: 60_000, log: captureLog(), now: () => now })
+    const job = { scene: newScene(), openid: 'oUser', event: 'SCAN' as const, createTime: '1' }
+    await t.rejects(processScan(job, 1, now - 1000), /login not found/, 'just queued: thrown, so the queue retries it')
+    await t.resolves(processScan(job, 5, now - MISSING_LOGIN_GRACE_MS), 'queued longer ago than the grace: dropped')
+    t.same(wechat.calls, [], 'WeChat never asked')
   })
 }

@@ -14,7 +14,8 @@ t.test('liveness and readiness', async (t) => {
 t.test('Redis down: readiness 503, new logins 503 (no internal message), and both recover', async (t) => {
   // The webhook's side of an outage (held, then spooled; never an error answer): test/faults/webhook-redis-down.test.ts.
   const proxy = await startRedisProxy(t)
-  const app = await build(t, { emulator: await startEmulator(t), env: { REDIS_URL: proxy.url } })
+  // No worker: BullMQ's own connections, closed while still reconnecting, would keep the test alive.
+  const app = await build(t, { emulator: await startEmulator(t), env: { REDIS_URL: proxy.url, RUN_WORKER: '0' } })
 
   proxy.cut()
   const ready = await fetch(`${app.url}/readyz`)

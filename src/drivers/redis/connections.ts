@@ -1,15 +1,16 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Log } from '../../log.js'
 
-/** A command Redis has not answered in this long fails (503), rather than outlasting WeChat's 5 s. */
+/** A command Redis has not answered in this long fails, so the webhook can still keep the scan on disk within WeChat's 5 s. */
 export const COMMAND_TIMEOUT_MS = 2000
 const CONNECT_TIMEOUT_MS = 3000
 /** While Redis is down ioredis reports every failed reconnect: one line per connection per interval. */
 const ERROR_LOG_INTERVAL_MS = 10_000
 
 /**
- * Request-path commands fail fast while Redis is down (no offline queue): the webhook answers 503
- * within WeChat's 5 s and WeChat retries, instead of hanging ~10 s in ioredis' queue.
+ * Request-path commands fail fast while Redis is down (no offline queue), instead of hanging ~10 s
+ * in ioredis' queue: the webhook decides itself how long to hold a push and when to spool it
+ * (jobs/scan-intake.ts), and other routes answer 503.
  */
 export function createCommandConnection (url: string, name: string): Redis {
   return new Redis(url, {
