@@ -217,7 +217,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     const lost = pending(newScene(), now, now + 60_000)
     t.equal(await store.restore(lost, 60_000), true, 'absent: put back')
     t.match(await store.get(lost.scene), { status: 'pending', secretHash: lost.secretHash, expiresAt: lost.expiresAt })
-    t.equal(await store.markScanned(lost.scene, now + 1), 'changed', 'and it works as any login')
+    t.equal(await store.markScanned(lost.scene, now + 1, SCANNER), 'changed', 'and it works as any login')
     t.equal(await store.restore(lost, 60_000), false, 'present: untouched')
     t.equal((await store.get(lost.scene))?.status, 'scanned', 'the newer state stays')
 
