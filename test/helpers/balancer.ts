@@ -1,7 +1,8 @@
 /**
  * A TCP load balancer on loopback, round robin over the backends that accept a connection: a
- * refused one is skipped, as nginx's proxy_next_upstream does. One client connection is one
- * backend connection; when either side closes, so does the other.
+ * refused one is skipped, and a request a backend dropped unanswered goes to the next, as nginx's
+ * proxy_next_upstream does. One client connection is one backend connection once answered; when
+ * either side closes, so does the other.
  */
 import { once } from 'node:events'
 import { connect, createServer, type Socket } from 'node:net'
@@ -28,27 +29,50 @@ export async function startBalancer (scope: Scope, backendPorts: readonly number
   let next = 0
   const server = createServer((client) => {
     sockets.add(client)
-    client.pause()
     client.on('error', () => client.destroy())
     client.on('close', () => sockets.delete(client))
     const order = backendPorts.map((_, i) => backendPorts[(next + i) % backendPorts.length] as number)
     next = (next + 1) % backendPorts.length
-    ;(async () => {
-      for (const port of order) {
+    // What the client sent before the backend answered anything: replayed to the next backend if
+    // this one closes without a byte (an instance shutting down drops connections it has not read
+    // from), as nginx's proxy_next_upstream does for an error before the response header.
+    const unanswered: Buffer[] = []
+    let answered = false
+    client.on('data', (chunk: Buffer) => { if (!answered) unanswered.push(chunk) })
+
+    async function tryBackends (from: number): Promise<void> {
+      for (let i = from; i < order.length; i++) {
         if (client.destroyed) return
+        const port = order[i] as number
         const upstream = await connectTo(port).catch(() => null)
         if (upstream === null) continue
         connections.set(port, (connections.get(port) ?? 0) + 1)
         sockets.add(upstream)
+        for (const chunk of unanswered) upstream.write(chunk)
+        const forward = (chunk: Buffer) => { if (!upstream.destroyed) upstream.write(chunk) }
+        client.on('data', forward)
+        upstream.on('data', (chunk: Buffer) => {
+          answered = true
+          unanswered.length = 0
+          client.write(chunk)
+        })
         upstream.on('error', () => upstream.destroy())
-        upstream.on('close', () => { sockets.delete(upstream); client.destroy() })
+        upstream.on('close', () => {
+          sockets.delete(upstream)
+          client.off('data', forward)
+          if (!answered && !client.destroyed) {
+            tryBackends(i + 1).catch(() => client.destroy())
+            return
+          }
+          client.end()
+        })
         client.on('close', () => upstream.destroy())
-        client.pipe(upstream).pipe(client)
-        client.resume()
+        client.on('end', () => upstream.end())
         return
       }
       client.destroy()
-    })().catch(() => client.destroy())
+    }
+    tryBackends(0).catch(() => client.destroy())
   })
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
