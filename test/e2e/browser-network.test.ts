@@ -168,6 +168,9 @@ t.test('a socket that goes silent without a jump or an event is replaced after t
   await scan(stack, qrUrl)
   // Time passes evenly (every timer on time): only the quiet deadline can tell the socket is dead.
   await page.clock.runFor(QUIET_TIMEOUT_MS)
+  // Then time flows again: the replacement socket's own (backed-off) open is a timer too, and a
+  // paused clock would never fire it.
+  await page.clock.resume()
   await loggedIn(t, stack, page)
   t.equal(stack.front.handshakes.length, 2)
   t.same(pageErrors, [])
