@@ -36,7 +36,8 @@ t.test('the confirmation routes: random scenes, forms, cookies and headers never
   const formBody = fc.oneof(
     fc.tuple(queryPairs(['form', 'decision']), fc.boolean()).map(([pairs, encode]) => serializeQuery(pairs, encode)),
     fc.record({
-      form: fc.oneof(mutated(realForm), hostileText.map(wellFormed), fc.constant('v1.' + 'A'.repeat(60))),
+      // A mutation that decodes to the same sealed bytes (base64's unused trailing bits) is the real form.
+      form: fc.oneof(mutated(realForm).filter((form) => !sameBytes(form, realForm)), hostileText.map(wellFormed), fc.constant('v1.' + 'A'.repeat(60))),
       decision: fc.constantFrom('confirm', 'deny', 'maybe', '')
     }, { requiredKeys: [] }).map((form) => new URLSearchParams(form).toString())
   )
@@ -64,3 +65,8 @@ t.test('the confirmation routes: random scenes, forms, cookies and headers never
   t.same(app.logs.filter((line) => (JSON.parse(line) as { level: number }).level >= 50), [], 'no error-level log line')
   t.equal((await fetch(`${app.url}/healthz`)).status, 200, 'the app is still up')
 })
+
+function sameBytes (form: string, real: string): boolean {
+  const decode = (value: string) => Buffer.from(value.replace(/^v\d+\./, ''), 'base64url')
+  return form.split('.')[0] === real.split('.')[0] && decode(form).equals(decode(real))
+}
