@@ -74,7 +74,7 @@ const results = await inScope(async (scope): Promise<Results> => {
   scenarios.push(...idle.scenarios)
   Object.assign(series, idle.series)
   scenarios.push(await step('token fetches', () => tokenFetches(bench)))
-  const rounded = Object.fromEntries(Object.entries(series).map(([id, values]) => [id, values.map((value) => Math.round(value * 100) / 100)]))
+  const rounded = Object.fromEntries(Object.entries(series).map(([id, values]) => [id, values.map((value) => Math.round(value * 100) / 100).sort((a, b) => a - b)]))
   return { generatedAt: new Date().toISOString(), scale: scale.name, machine: about, scenarios, series: rounded }
 })
 

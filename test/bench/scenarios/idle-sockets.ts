@@ -16,8 +16,10 @@ import { latencyFigures, runLogins } from './latency.js'
 interface Held {
   before: MemoryReading
   after: MemoryReading
-  /** Bytes per held socket. */
+  /** RSS bytes per held socket: the figure. */
   perSocket: number
+  /** V8 heap bytes per held socket: the part JavaScript objects take. */
+  heapPerSocket: number
 }
 
 /** Warms the path with a few sockets, then holds `count` and reads the settled memory before and after. */
@@ -27,7 +29,7 @@ async function holdAndMeasure (holder: BenchChild, task: HoldTask, memory: () =>
   const before = await memory()
   await holder.call('hold', task)
   const after = await memory()
-  return { before, after, perSocket: (after.rss - before.rss) / task.count }
+  return { before, after, perSocket: (after.rss - before.rss) / task.count, heapPerSocket: (after.heapUsed - before.heapUsed) / task.count }
 }
 
 export interface IdleSockets {
