@@ -140,7 +140,8 @@ const held: LoginSocket[] = []
  * a service, resolves once each has its first status (it is subscribed). A bare server is sent a
  * message of the same shape and answers nothing: resolved once the message is written.
  */
-async function hold ({ createUrl, socketUrl, count }: HoldTask): Promise<{ held: number }> {
+async function hold ({ createUrl, socketUrl, count }: HoldTask): Promise<{ held: number, reopened: number }> {
+  reopened = 0
   const OPENING_AT_ONCE = 50
   let next = 0
   const lane = async () => {
@@ -149,7 +150,7 @@ async function hold ({ createUrl, socketUrl, count }: HoldTask): Promise<{ held:
       const login = createUrl === null
         ? { scene: randomBytes(24).toString('base64url'), secret: randomBytes(32).toString('base64url') }
         : await createLogin({ url: createUrl })
-      const socket = await openLoginSocket({ url: socketUrl })
+      const socket = await openWithRetries(socketUrl)
       held.push(socket)
       await new Promise<void>((resolve, reject) => socket.ws.send(JSON.stringify({ type: 'subscribe', scene: login.scene, secret: login.secret }), (error) => error == null ? resolve() : reject(error)))
       if (createUrl !== null) {
@@ -159,7 +160,23 @@ async function hold ({ createUrl, socketUrl, count }: HoldTask): Promise<{ held:
     }
   }
   await Promise.all(Array.from({ length: OPENING_AT_ONCE }, lane))
-  return { held: held.length }
+  return { held: held.length, reopened }
+}
+
+/**
+ * Thousands of connections opened and closed on loopback recycle ports still in TIME_WAIT on the
+ * server's side, and a handshake is now and then reset: opened again, as the page would.
+ */
+let reopened = 0
+async function openWithRetries (url: string): Promise<LoginSocket> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openLoginSocket({ url })
+    } catch (error) {
+      if (attempt === 3) throw error
+      reopened++
+    }
+  }
 }
 
 async function release (): Promise<{ closed: number }> {

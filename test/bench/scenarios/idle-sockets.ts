@@ -20,6 +20,8 @@ interface Held {
   perSocket: number
   /** V8 heap bytes per held socket: the part JavaScript objects take. */
   heapPerSocket: number
+  /** Sockets whose handshake was reset and opened again. */
+  reopened: number
 }
 
 /** Warms the path with a few sockets, then holds `count` and reads the settled memory before and after. */
@@ -27,9 +29,9 @@ async function holdAndMeasure (holder: BenchChild, task: HoldTask, memory: () =>
   await holder.call('hold', { ...task, count: Math.min(100, task.count) } satisfies HoldTask)
   await holder.call('release')
   const before = await memory()
-  await holder.call('hold', task)
+  const { reopened } = await holder.call<{ reopened: number }>('hold', task)
   const after = await memory()
-  return { before, after, perSocket: (after.rss - before.rss) / task.count, heapPerSocket: (after.heapUsed - before.heapUsed) / task.count }
+  return { before, after, perSocket: (after.rss - before.rss) / task.count, heapPerSocket: (after.heapUsed - before.heapUsed) / task.count, reopened }
 }
 
 export interface IdleSockets {
