@@ -55,6 +55,8 @@ async function oneLogin ({ url, socketUrl = url, scanner, redeem = true }: Stead
     if (first.status !== 'pending') throw new Error(`first status ${String(first.status ?? first.error)}`)
     const pushed = performance.now()
     const confirmed = withDeadline(waitForStatus(socket, 'confirmed'), 20_000, 'confirmation')
+    // Awaited below, unless the push fails first: then the socket closes, and that is no crash.
+    confirmed.catch(() => {})
     const answer = await scanner.scan(login, openid)
     if (answer.status !== 200) throw new Error(`the webhook answered ${answer.status}`)
     const { message } = await confirmed
