@@ -136,10 +136,35 @@ export interface HoldTask {
 const held: LoginSocket[] = []
 
 /**
- * Opens `count` sockets, `OPENING_AT_ONCE` at a time, each subscribed to a login of its own; with
- * a service, resolves once each has its first status (it is subscribed). A bare server is sent a
- * message of the same shape and answers nothing: resolved once the message is written.
+ * One held socket, subscribed; with a service, once it has its first status. Thousands of
+ * connections opened and closed on loopback recycle ports still in TIME_WAIT on the server's side,
+ * and a handshake is now and then reset: such a socket is opened again, as the page would.
  */
+async function holdOne (socketUrl: string, login: { scene: string, secret: string }, answers: boolean): Promise<LoginSocket> {
+  for (let attempt = 1; ; attempt++) {
+    let socket: LoginSocket | undefined
+    try {
+      socket = await openLoginSocket({ url: socketUrl })
+      const opened = socket
+      await new Promise<void>((resolve, reject) => opened.ws.send(JSON.stringify({ type: 'subscribe', ...login }), (error) => error == null ? resolve() : reject(error)))
+      if (answers) {
+        const first = await withDeadline(socket.next(), 30_000, 'first status')
+        if (first.status !== 'pending') throw new Error(`a held socket got ${String(first.status ?? first.error)}`)
+      }
+      return socket
+    } catch (error) {
+      socket?.ws.terminate()
+      if (attempt === 3) throw error
+      reopened++
+    }
+  }
+}
+
+/**
+ * Opens `count` sockets, `OPENING_AT_ONCE` at a time, each subscribed to a login of its own. A bare
+ * server is sent a message of the same shape and answers nothing.
+ */
+let reopened = 0
 async function hold ({ createUrl, socketUrl, count }: HoldTask): Promise<{ held: number, reopened: number }> {
   reopened = 0
   const OPENING_AT_ONCE = 50
@@ -150,33 +175,11 @@ async function hold ({ createUrl, socketUrl, count }: HoldTask): Promise<{ held:
       const login = createUrl === null
         ? { scene: randomBytes(24).toString('base64url'), secret: randomBytes(32).toString('base64url') }
         : await createLogin({ url: createUrl })
-      const socket = await openWithRetries(socketUrl)
-      held.push(socket)
-      await new Promise<void>((resolve, reject) => socket.ws.send(JSON.stringify({ type: 'subscribe', scene: login.scene, secret: login.secret }), (error) => error == null ? resolve() : reject(error)))
-      if (createUrl !== null) {
-        const first = await withDeadline(socket.next(), 30_000, 'first status')
-        if (first.status !== 'pending') throw new Error(`a held socket got ${String(first.status ?? first.error)}`)
-      }
+      held.push(await holdOne(socketUrl, { scene: login.scene, secret: login.secret }, createUrl !== null))
     }
   }
   await Promise.all(Array.from({ length: OPENING_AT_ONCE }, lane))
   return { held: held.length, reopened }
-}
-
-/**
- * Thousands of connections opened and closed on loopback recycle ports still in TIME_WAIT on the
- * server's side, and a handshake is now and then reset: opened again, as the page would.
- */
-let reopened = 0
-async function openWithRetries (url: string): Promise<LoginSocket> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await openLoginSocket({ url })
-    } catch (error) {
-      if (attempt === 3) throw error
-      reopened++
-    }
-  }
 }
 
 async function release (): Promise<{ closed: number }> {
