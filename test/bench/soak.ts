@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { TEST_WECHAT, freePort, startEmulator } from '../helper.js'
 import { auditKeyspace } from '../helpers/keyspace.js'
-import { steadyLogins } from '../helpers/load.js'
+import { emulatorScanner, steadyLogins } from '../helpers/load.js'
 import { startService } from '../helpers/processes.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 import type { Scope } from '../helpers/scope.js'
@@ -98,7 +98,7 @@ try {
   }
   await sample()
   const sampler = setInterval(() => { sample().catch((error: unknown) => console.error(error)) }, SAMPLE_SECONDS * 1000)
-  const result = await steadyLogins({ url, emulator: emulator.emulator, rate: RATE, count: RATE * SECONDS, onLogin: (done, failures) => { logins = done; failed = failures } })
+  const result = await steadyLogins({ url, scanner: emulatorScanner(emulator.emulator), rate: RATE, count: RATE * SECONDS, onLogin: (done, failures) => { logins = done; failed = failures } })
   clearInterval(sampler)
   await sample()
 

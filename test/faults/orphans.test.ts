@@ -8,7 +8,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { TEST_WECHAT, build, createLogin, exchange, startEmulator } from '../helper.js'
 import { auditKeyspace } from '../helpers/keyspace.js'
-import { steadyLogins } from '../helpers/load.js'
+import { emulatorScanner, steadyLogins } from '../helpers/load.js'
 import { redisUrl } from '../helpers/redis.js'
 import { startRedisServer } from '../helpers/redis-server.js'
 import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
@@ -84,7 +84,7 @@ t.test('a short steady run: every login completes, nothing orphaned, the keyspac
   t.after(() => redis.quit())
   const memoryBefore = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1])
   const count = 120
-  const result = await steadyLogins({ url: app.url, emulator: emulator.emulator, rate: 40, count })
+  const result = await steadyLogins({ url: app.url, scanner: emulatorScanner(emulator.emulator), rate: 40, count })
   t.same(result.failures, [], 'no failed login')
   t.equal(result.completed, count)
 

@@ -27,12 +27,28 @@ export interface ServiceProcess {
   stop (signal?: NodeJS.Signals): Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
+export interface StartOptions {
+  /** Node's own flags (the benchmark's --expose-gc, --cpu-prof). */
+  execArgv?: string[]
+  /** Opens an IPC channel (child.send), for a module preloaded with --import. */
+  ipc?: boolean
+  /**
+   * Resolves once the process is up; by default its "started" info line (LOG_LEVEL info or lower).
+   * The benchmark logs only warnings and asks /readyz instead.
+   */
+  ready?: (service: ServiceProcess) => Promise<unknown>
+}
+
 /**
- * Starts an entry with exactly `env` (plus PATH), and waits until it says it started (an info line:
- * LOG_LEVEL must be info or lower). Killed at the end of the scope if still running.
+ * Starts an entry with exactly `env` (plus PATH), and waits until it is up (by default, until it
+ * says it started). Killed at the end of the scope if still running.
  */
-export async function startService (scope: Scope, entry: keyof typeof ENTRIES, env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [ENTRIES[entry]], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+export async function startService (scope: Scope, entry: keyof typeof ENTRIES, env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
+  const { execArgv = [], ipc = false, ready = (started: ServiceProcess) => started.waitForLog((line) => line.msg === 'worker started' || String(line.msg).startsWith('Server listening at'), 'it started') } = options
+  const child = spawn(process.execPath, [...execArgv, ENTRIES[entry]], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe']
+  })
   const logs: LogLine[] = []
   const waiters = new Set<{ matches: (line: LogLine) => boolean, resolve: (line: LogLine) => void }>()
   let stderr = ''
@@ -85,7 +101,7 @@ export async function startService (scope: Scope, entry: keyof typeof ENTRIES, e
       return await exited
     }
   }
-  await service.waitForLog((line) => line.msg === 'worker started' || String(line.msg).startsWith('Server listening at'), 'it started')
+  await ready(service)
   return service
 }
 

@@ -12,8 +12,8 @@ export function uniquePrefix (name: string): string {
 }
 
 /** A test owns its keys: SCAN + DEL under its prefix, never FLUSHDB. */
-export async function deleteKeys (prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl)
+export async function deleteKeys (prefix: string, url: string = redisUrl): Promise<void> {
+  const redis = new Redis(url)
   try {
     let cursor = '0'
     do {

@@ -27,7 +27,10 @@ export async function openLoginSocket (target: { url: string }, subscribe?: { sc
     if (waiter !== undefined) waiter(message)
     else queued.push(message)
   })
-  const closed = once(ws, 'close').then(([code]) => code as number)
+  // A connection that fails emits 'error' then 'close': the close is what a test awaits, and an
+  // error with no listener would end the process (a load generator's, opening thousands).
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
+  ws.on('error', () => {})
   await once(ws, 'open')
   if (subscribe !== undefined) ws.send(JSON.stringify({ type: 'subscribe', ...subscribe }))
   return {
