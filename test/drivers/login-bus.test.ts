@@ -154,8 +154,8 @@ t.test('Redis bus: one subscription per scene however many listeners, dropped wi
 
 t.test('redis: a subscriber connection killed mid-login', async (t) => {
   const prefix = uniquePrefix('bus-reconnect')
-  const publisher = createCommandConnection(redisUrl, 'wql-test-publisher')
-  const subscriber = createCommandConnection(redisUrl, 'wql-test-subscriber')
+  const publisher = createCommandConnection({ layout: 'single', url: redisUrl }, 'wql-test-publisher')
+  const subscriber = createCommandConnection({ layout: 'single', url: redisUrl }, 'wql-test-subscriber')
   subscriber.on('error', () => {})
   t.after(() => Promise.all([closeConnection(publisher), closeConnection(subscriber)]))
   await Promise.all([connect(publisher), connect(subscriber)])
