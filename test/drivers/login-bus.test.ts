@@ -213,7 +213,7 @@ t.test('redis: a subscriber connection killed mid-login', async (t) => {
   t.equal(await subscriptions(left), 0, 'a scene left during the outage holds no subscription afterwards')
 })
 
-t.test('cluster: the sharded subscriber connections killed mid-login', async (t) => {
+t.test('cluster: a sharded subscriber connection killed mid-login', async (t) => {
   const prefix = uniquePrefix('bus-reconnect-cluster')
   const target = { layout: 'cluster', nodes: redisClusterNodes({ REDIS_CLUSTER_NODES: requireClusterNodes() }) } as const
   const name = `wql-test-ssubscriber-${randomBytes(4).toString('hex')}`
@@ -226,26 +226,33 @@ t.test('cluster: the sharded subscriber connections killed mid-login', async (t)
   const bus = createRedisLoginBus(publisher, subscriber, loginChannel)
   const masters = await clusterMasters(t)
   const subscriptions = (scene: string) => subscribers(masters, 'cluster', loginChannel(scene))
-  /** Kills this client's sharded subscriber connections on every master; resolves once it noticed. */
-  const killSubscribers = async () => {
-    const noticed = once(subscriber, '-node')
-    for (const redis of masters) {
-      const clients = await redis.client('LIST') as string
-      for (const line of clients.split('\n').filter((candidate) => candidate.includes(` name=ioredis-cluster(ssubscriber):${name} `))) {
-        await redis.call('CLIENT', 'KILL', 'ID', /(?:^| )id=(\d+)/.exec(line)?.[1] ?? '')
-      }
-    }
-    await noticed
+  /** The master holding `scene`'s sharded subscription (a sharded channel, like a key, lives on its slot's master). */
+  const holder = async (scene: string) => {
+    const counts = await Promise.all(masters.map((redis) => subscribers([redis], 'cluster', loginChannel(scene))))
+    return masters[counts.indexOf(1)]
   }
 
   const kept = newScene()
-  const left = newScene()
   const keptListener = countingListener()
   await bus.subscribe(kept, keptListener)
-  const removeLeft = await bus.subscribe(left, countingListener())
+  const node = await holder(kept)
+  if (node === undefined) throw new Error('no master holds the subscription')
+  // A scene of the same master, so that its subscription goes down with the same connection.
+  let left = newScene()
+  let removeLeft = await bus.subscribe(left, countingListener())
+  while (await holder(left) !== node) {
+    await removeLeft()
+    left = newScene()
+    removeLeft = await bus.subscribe(left, countingListener())
+  }
 
+  // Kills this client's sharded subscriber connection on that master, and waits until the client noticed.
   const lookAgain = keptListener.next()
-  await killSubscribers()
+  const noticed = once(subscriber, '-node')
+  const clients = await node.client('LIST') as string
+  const line = clients.split('\n').find((candidate) => candidate.includes(` name=ioredis-cluster(ssubscriber):${name} `)) ?? ''
+  await node.call('CLIENT', 'KILL', 'ID', /(?:^| )id=(\d+)/.exec(line)?.[1] ?? '')
+  await noticed
   // Leaving while its connection is down: the SSUNSUBSCRIBE may fail with it, but the scene must not come back.
   await removeLeft().catch(() => {})
   await lookAgain
