@@ -145,11 +145,14 @@ for (const driver of DRIVERS_AND_CLUSTER) {
     t.equal(await garbage.closed, 4400)
   })
 
-  t.test(`${driver}: a socket that never subscribes is closed with 4408`, async (t) => {
-    const app = await build(t, { driver, emulator: await startEmulator(t) })
-    const silent = await openLoginSocket(app)
-    t.equal(await silent.closed, 4408)
-  })
+  // The socket route's own 10 s timer, no state in it: not waited for a third time on the cluster.
+  if (driver !== 'cluster') {
+    t.test(`${driver}: a socket that never subscribes is closed with 4408`, async (t) => {
+      const app = await build(t, { driver, emulator: await startEmulator(t) })
+      const silent = await openLoginSocket(app)
+      t.equal(await silent.closed, 4408)
+    })
+  }
 
   t.test(`${driver}: exchange refuses a wrong API key and an unknown code`, async (t) => {
     const app = await build(t, { driver, emulator: await startEmulator(t) })
