@@ -91,11 +91,9 @@ export async function startRedisCluster (): Promise<RedisClusterServer> {
   }
 }
 
-/** The suite's cluster, when it has one: REDIS_CLUSTER_NODES for the cluster case of the driver tests. */
-export const clusterNodes = process.env.TEST_REDIS_CLUSTER_NODES
-
-/** The suite's cluster nodes, or a clear failure: a cluster case never passes by skipping. */
+/** The suite's cluster nodes (REDIS_CLUSTER_NODES for the cluster cases), or a clear failure: a cluster case never passes by skipping. */
 export function requireClusterNodes (): string {
+  const clusterNodes = process.env.TEST_REDIS_CLUSTER_NODES
   if (clusterNodes === undefined || clusterNodes === '') {
     throw new Error('TEST_REDIS_CLUSTER_NODES is unset: run the tests through `npm test` / `node dist/test/run.js`, which start a Redis Cluster, or give host:port of a cluster\'s masters')
   }
