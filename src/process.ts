@@ -3,7 +3,7 @@ import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyInstance } from 'fastify'
 import app, { type AppOptions } from './app.js'
 import { ConfigError, loadConfig, trustProxy, type Config, type Env } from './config.js'
-import { loggerOptions } from './logger.js'
+import { RequestLog, loggerOptions } from './logger.js'
 
 /** How long a signal's shutdown may take before close-with-grace ends the process anyway. */
 const CLOSE_GRACE_MS = 10_000
@@ -12,6 +12,7 @@ const CLOSE_GRACE_MS = 10_000
 export function serverOptions (config: Config, logStream?: NodeJS.WritableStream) {
   return {
     logger: loggerOptions(config, logStream),
+    logController: new RequestLog(),
     trustProxy: trustProxy(config),
     // Behind a load balancer, idle keep-alive must outlive the balancer's own (60 s on most).
     keepAliveTimeout: 72_000,

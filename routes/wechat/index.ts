@@ -45,8 +45,11 @@ function urlCheckFingerprint (echostr: string): string {
   return createHash('sha256').update(JSON.stringify([['url-check', echostr]])).digest('hex')
 }
 
-/** WeChat reads only the status of a refusal: Fastify's own refusals here carry their code alone. */
-const WECHAT_FACING = { codeOnlyErrors: true }
+/**
+ * WeChat reads only the status of a refusal: Fastify's own refusals here carry their code alone.
+ * Every push logs its own line (a queued scan, a refusal): Fastify's request lines go to debug.
+ */
+const WECHAT_FACING = { codeOnlyErrors: true, requestLog: 'outcome' } as const
 
 const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, drivers, metrics, scanIntake } = fastify

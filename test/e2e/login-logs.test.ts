@@ -51,3 +51,20 @@ t.test('expired: the socket that watched it says so, by the hash', async (t) => 
   t.equal(lines[0]?.login, loginLogKey(login.scene))
   t.notOk(app.logs.some((line) => line.includes(login.scene)), 'the scene is in no log line')
 })
+
+t.test('at info, a push writes one line: the scan\'s (Fastify\'s request lines for the webhook are debug); other routes keep theirs', async (t) => {
+  const emulator = await startEmulator(t)
+  const app = await build(t, { emulator, env: { LOG_LEVEL: 'info' } })
+  const login = await createLogin(app)
+  const webhookLines = () => app.logs.map((line) => JSON.parse(line) as LogLine)
+    .filter((line) => String((line.req as { url?: string } | undefined)?.url ?? '').startsWith('/wechat/webhook') || line.msg === 'scan event received')
+  const user = emulator.emulator.users.find((candidate) => candidate.following)!
+  const answer = await emulator.emulator.scan(login.ticket, user.openid)
+  t.equal(answer.status, 200)
+  const scanLine = linesSaying(app.logs, 'scan event received')[0]
+  t.same(webhookLines().map((line) => line.msg), ['scan event received'], 'the push is one line')
+  const reqId = scanLine?.reqId
+  t.equal(app.logs.filter((line) => reqId !== undefined && line.includes(String(reqId)) && !line.includes('"login scanned"') && !line.includes('"login confirmed"')).length, 1,
+    'no other web line of that request')
+  t.ok(linesSaying(app.logs, 'incoming request').some((line) => (line.req as { url?: string }).url === '/api/login/qr'), 'a page\'s request is still logged')
+})
