@@ -96,6 +96,12 @@ export const ConfigSchema = Type.Object({
   SOCKET_LIMIT_PER_IP: Type.Integer({ default: 32, minimum: 0, description: 'Open login sockets per IP (IPv6: per /64) on one instance; 0 = off' }),
   SOCKET_LIMIT_PER_LOGIN: Type.Integer({ default: 4, minimum: 0, description: 'Open sockets watching one login on one instance; 0 = off' }),
   SOCKET_LIMIT_PER_INSTANCE: Type.Integer({ default: 10000, minimum: 0, description: 'Open login sockets on one instance; 0 = off' }),
+  SOCKET_PING_SECONDS: Type.Integer({
+    default: 30,
+    minimum: 1,
+    maximum: 3600,
+    description: 'Every login socket is pinged this often; one that has not answered the previous ping is dropped. Keep it under the load balancer\'s idle timeout'
+  }),
 
   SPOOL_DIR: Type.Optional(Type.String({
     minLength: 1,

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import websocket from '@fastify/websocket'
+import websocket, { type WebSocket } from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
 import { CloseCode } from '../../src/wire/login.js'
 
@@ -22,6 +22,38 @@ function closeSocketsGoingAway (this: FastifyInstance, done: () => void): void {
   done()
 }
 
+/** Sockets pinged by the last tick that have not answered yet. */
+const awaitingPong = new WeakSet<WebSocket>()
+
+function answered (this: WebSocket): void {
+  awaitingPong.delete(this)
+}
+
+/**
+ * One clock for every socket of the instance (ws' own heartbeat pattern), not an interval per
+ * socket: each tick drops the sockets that missed the previous ping (a phone that lost its network
+ * never sends a close) and pings the others; the pong listener is one function for all.
+ */
+function startHeartbeat (fastify: FastifyInstance, intervalMs: number): () => void {
+  const server = fastify.websocketServer
+  server.on('connection', (socket: WebSocket) => { socket.on('pong', answered) })
+  const timer = setInterval(() => {
+    let dropped = 0
+    for (const socket of server.clients) {
+      if (awaitingPong.has(socket)) {
+        socket.terminate()
+        dropped++
+        continue
+      }
+      awaitingPong.add(socket)
+      socket.ping()
+    }
+    if (dropped > 0) fastify.log.info({ dropped }, 'login sockets missed their pong: terminated')
+  }, intervalMs)
+  timer.unref()
+  return () => clearInterval(timer)
+}
+
 export default fp(async function websocketPlugin (fastify) {
   await fastify.register(websocket, {
     options: { maxPayload: WEBSOCKET_MAX_PAYLOAD },
@@ -31,6 +63,11 @@ export default fp(async function websocketPlugin (fastify) {
       socket.close(CloseCode.internalError, 'internal error')
     }
   })
+  const stopHeartbeat = startHeartbeat(fastify, fastify.config.SOCKET_PING_SECONDS * 1000)
+  fastify.addHook('onClose', (_instance, done) => {
+    stopHeartbeat()
+    done()
+  })
   // Every socket this server holds is a login socket.
   fastify.metrics.watchSockets(() => fastify.websocketServer.clients.size)
-}, { name: 'websocket', fastify: '5.x', dependencies: ['metrics'] })
+}, { name: 'websocket', fastify: '5.x', dependencies: ['config', 'metrics'] })

@@ -14,6 +14,7 @@ import { loginLogKey } from '../../src/login/log-key.js'
 import { dailyQrBudget } from './qr-budget.js'
 import { createSocketLimits } from './socket-limits.js'
 import { watchLogin } from './socket.js'
+import { detachUpgradeResponse, keepOnlyTheLogger } from './upgrade.js'
 
 const login: FastifyPluginAsyncTypebox = async (fastify) => {
   const { logins, config, metrics } = fastify
@@ -93,8 +94,10 @@ const login: FastifyPluginAsyncTypebox = async (fastify) => {
         const refusal = socketLimits.refusal(clientKey(request.ip))
         if (refusal !== null) throw withLog(new TooManySockets(refusal), { limit: refusal })
       }
-    ]
+    ],
+    preHandler: detachUpgradeResponse
   }, (socket, request) => {
+    keepOnlyTheLogger(socket, request.log)
     const release = socketLimits.admit(clientKey(request.ip))
     if (release === null) {
       // A cap filled between the check and the upgrade.

@@ -11,8 +11,6 @@ import {
 import type { Release, SocketLimits } from './socket-limits.js'
 
 export const SUBSCRIBE_TIMEOUT_MS = 10_000
-/** A socket that misses one ping interval's pong is dead (a phone that lost its network): dropped. */
-export const PING_INTERVAL_MS = 30_000
 /** A read that failed while Redis was away is tried again this soon (and at Redis' reconnect). */
 export const STORE_RETRY_MS = 2000
 /** setTimeout's ceiling; a longer QR lifetime is re-armed when the timer fires. */
@@ -20,196 +18,227 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 
 const subscribeMessage = TypeCompiler.Compile(SubscribeMessageSchema)
 
+type Services = Pick<FastifyInstance, 'logins' | 'drivers' | 'metrics'>
+type Log = FastifyRequest['log']
+
 /**
  * One login watched over one socket. Listeners are attached synchronously (the client may send its
  * subscribe in the same tick as the upgrade); the state comes from the store after the bus
- * subscription is live, so no change can fall between the read and the subscription.
+ * subscription is live, so no change can fall between the read and the subscription. The socket's
+ * liveness (ping/pong) is the websocket plugin's, one clock for every socket.
  */
-export function watchLogin (fastify: FastifyInstance, socket: WebSocket, request: FastifyRequest, limits?: Pick<SocketLimits, 'watch'>): void {
-  const { logins, drivers, metrics } = fastify
-  const log = request.log
-  let subscribed = false
-  let closed = false
-  let lastSent = ''
-  let unsubscribe: (() => Promise<void>) | null = null
-  let expiryTimer: NodeJS.Timeout | null = null
-  let refreshing: Promise<void> | null = null
-  let refreshAgain = false
-  let credentials: SubscribeMessage | null = null
+export function watchLogin (fastify: Services, socket: WebSocket, request: FastifyRequest, limits?: Pick<SocketLimits, 'watch'>): void {
+  // eslint-disable-next-line no-new -- the watch lives as long as the socket's listeners hold it
+  new LoginWatch(fastify, socket, request.log, limits)
+}
+
+/**
+ * A class, not a closure per step: an instance is one object with its methods on the prototype,
+ * where a dozen closures per socket cost about a kilobyte each of the 10,000 an instance holds.
+ */
+class LoginWatch {
+  private subscribed = false
+  private closed = false
+  private lastSent = ''
+  private unsubscribe: (() => Promise<void>) | null = null
+  private expiryTimer: NodeJS.Timeout | null = null
+  private retryTimer: NodeJS.Timeout | null = null
+  private subscribeTimer: NodeJS.Timeout | null
+  private refreshing: Promise<void> | null = null
+  private refreshAgain = false
+  private credentials: SubscribeMessage | null = null
   /** When the webhook received the scan behind the change being read, if a bus message said: times the push. */
-  let scanReceivedAt: number | undefined
-  let releaseLogin: Release | null = null
+  private scanReceivedAt: number | undefined
+  private releaseLogin: Release | null = null
   /** The login as last read: put back if Redis loses it while this socket watches. */
-  let seen: LoginRecord | null = null
-  let retryTimer: NodeJS.Timeout | null = null
+  private seen: LoginRecord | null = null
 
-  const subscribeTimer = setTimeout(() => close(CloseCode.subscribeTimeout, 'subscribe timeout'), SUBSCRIBE_TIMEOUT_MS)
-  let answeredPing = true
-  const heartbeat = setInterval(() => {
-    if (!answeredPing) {
-      log.info('login socket missed its pong: terminated')
-      socket.terminate()
-      return
-    }
-    answeredPing = false
-    socket.ping()
-  }, PING_INTERVAL_MS)
-  socket.on('pong', () => { answeredPing = true })
-
-  socket.on('message', (data, isBinary) => {
-    // One login per socket: further messages, subscribes included, are not for us.
-    if (subscribed) return
-    const message = isBinary ? null : parseJson(data.toString())
-    if (!subscribeMessage.Check(message)) {
-      send({ type: 'error', error: 'bad_request' })
-      close(CloseCode.badRequest, 'expected a subscribe message')
-      return
-    }
-    subscribed = true
-    credentials = message
-    clearTimeout(subscribeTimer)
-    start(message.scene).catch(fail)
-  })
-  socket.on('close', () => {
-    closed = true
-    cleanup()
-  })
-  socket.on('error', (error) => log.warn({ err: error }, 'login socket error'))
-
-  async function start (scene: string): Promise<void> {
-    // The secret first: a stranger's guesses cost one read each, never a Redis subscription.
-    if (!await knownLogin()) return
-    releaseLogin = limits?.watch(scene) ?? null
-    if (limits !== undefined && releaseLogin === null) {
-      send({ type: 'error', error: 'too_many_sockets' })
-      close(CloseCode.tooManySockets, 'too many sockets on this login')
-      return
-    }
-    const remove = await drivers.loginBus.subscribe(scene, (receivedAt) => {
-      scanReceivedAt = receivedAt ?? scanReceivedAt
-      refresh().catch(fail)
+  constructor (
+    private readonly services: Services,
+    private readonly socket: WebSocket,
+    private readonly log: Log,
+    private readonly limits: Pick<SocketLimits, 'watch'> | undefined
+  ) {
+    this.subscribeTimer = setTimeout(closeUnsubscribed, SUBSCRIBE_TIMEOUT_MS, this)
+    socket.on('message', (data, isBinary) => this.onMessage(data.toString(), isBinary))
+    socket.on('close', () => {
+      this.closed = true
+      this.cleanup()
     })
-    if (closed) {
+  }
+
+  private onMessage (text: string, isBinary: boolean): void {
+    // One login per socket: further messages, subscribes included, are not for us.
+    if (this.subscribed) return
+    const message = isBinary ? null : parseJson(text)
+    if (!subscribeMessage.Check(message)) {
+      this.send({ type: 'error', error: 'bad_request' })
+      this.close(CloseCode.badRequest, 'expected a subscribe message')
+      return
+    }
+    this.subscribed = true
+    this.credentials = message
+    this.clearSubscribeTimer()
+    this.start(message.scene).catch((error: unknown) => this.fail(error))
+  }
+
+  closeUnsubscribed (): void {
+    this.subscribeTimer = null
+    this.close(CloseCode.subscribeTimeout, 'subscribe timeout')
+  }
+
+  private async start (scene: string): Promise<void> {
+    // The secret first: a stranger's guesses cost one read each, never a Redis subscription.
+    if (!await this.knownLogin()) return
+    this.releaseLogin = this.limits?.watch(scene) ?? null
+    if (this.limits !== undefined && this.releaseLogin === null) {
+      this.send({ type: 'error', error: 'too_many_sockets' })
+      this.close(CloseCode.tooManySockets, 'too many sockets on this login')
+      return
+    }
+    const remove = await this.services.drivers.loginBus.subscribe(scene, (receivedAt) => {
+      this.scanReceivedAt = receivedAt ?? this.scanReceivedAt
+      this.refreshInBackground()
+    })
+    if (this.closed) {
       await remove()
       return
     }
-    unsubscribe = remove
-    await refresh()
+    this.unsubscribe = remove
+    await this.refresh()
+  }
+
+  refreshInBackground (): void {
+    this.refresh().catch((error: unknown) => this.fail(error))
   }
 
   /** Serialised: a change that arrives while reading triggers one more read, never a parallel one. */
-  function refresh (): Promise<void> {
-    if (refreshing !== null) {
-      refreshAgain = true
-      return refreshing
+  private refresh (): Promise<void> {
+    if (this.refreshing !== null) {
+      this.refreshAgain = true
+      return this.refreshing
     }
-    refreshing = (async () => {
-      do {
-        refreshAgain = false
-        await pushCurrentState()
-        // eslint-disable-next-line no-unmodified-loop-condition -- the socket's close handler sets it while we await
-      } while (refreshAgain && !closed)
-    })().finally(() => { refreshing = null })
-    return refreshing
+    this.refreshing = this.readUntilSettled().finally(() => { this.refreshing = null })
+    return this.refreshing
+  }
+
+  private async readUntilSettled (): Promise<void> {
+    do {
+      this.refreshAgain = false
+      await this.pushCurrentState()
+    } while (this.refreshAgain && !this.closed)
   }
 
   /** Whether the subscribe names a login and its secret; closes the socket (4404) when not. */
-  async function knownLogin (): Promise<boolean> {
-    if (credentials === null) return false
-    const record = await logins.authorized(credentials.scene, credentials.secret)
-    if (closed) return false
-    if (record === null) refuseUnknown()
+  private async knownLogin (): Promise<boolean> {
+    if (this.credentials === null) return false
+    const record = await this.services.logins.authorized(this.credentials.scene, this.credentials.secret)
+    if (this.closed) return false
+    if (record === null) this.refuseUnknown()
     return record !== null
   }
 
   /** Unknown scene and wrong secret alike. */
-  function refuseUnknown (): void {
-    send({ type: 'error', error: 'not_found' })
-    close(CloseCode.notFound, 'not found')
+  private refuseUnknown (): void {
+    this.send({ type: 'error', error: 'not_found' })
+    this.close(CloseCode.notFound, 'not found')
   }
 
-  async function pushCurrentState (): Promise<void> {
-    if (closed || credentials === null) return
-    const receivedAt = scanReceivedAt
-    scanReceivedAt = undefined
-    const record = await logins.authorized(credentials.scene, credentials.secret, seen)
-    seen = record
-    if (closed) return
+  private async pushCurrentState (): Promise<void> {
+    if (this.closed || this.credentials === null) return
+    const receivedAt = this.scanReceivedAt
+    this.scanReceivedAt = undefined
+    const record = await this.services.logins.authorized(this.credentials.scene, this.credentials.secret, this.seen)
+    this.seen = record
+    if (this.closed) return
     if (record === null) {
-      refuseUnknown()
+      this.refuseUnknown()
       return
     }
     const now = Date.now()
     const message = statusMessage(record, now)
     const serialized = JSON.stringify(message)
-    if (serialized !== lastSent) {
+    if (serialized !== this.lastSent) {
       // This socket saw the login live before (every status it sent was not final): it watched it expire.
-      const watchedExpiry = message.status === 'expired' && lastSent !== ''
-      lastSent = serialized
-      socket.send(serialized)
-      if (receivedAt !== undefined) metrics.observeScanToPush(message.status, receivedAt)
+      const watchedExpiry = message.status === 'expired' && this.lastSent !== ''
+      this.lastSent = serialized
+      this.socket.send(serialized)
+      if (receivedAt !== undefined) this.services.metrics.observeScanToPush(message.status, receivedAt)
       if (watchedExpiry) {
-        metrics.logins.inc({ status: 'expired' })
-        log.info({ login: loginLogKey(record.scene) }, 'login expired')
+        this.services.metrics.logins.inc({ status: 'expired' })
+        this.log.info({ login: loginLogKey(record.scene) }, 'login expired')
       }
     }
     if (isFinal(message.status)) {
-      close(CloseCode.final, message.status)
+      this.close(CloseCode.final, message.status)
     } else {
-      armExpiry(record.expiresAt - now)
+      this.armExpiry(record.expiresAt - now)
     }
   }
 
   /** Expiry is pushed even when no event ever comes: no polling, one timer per socket. */
-  function armExpiry (delayMs: number): void {
-    if (expiryTimer !== null) return
-    expiryTimer = setTimeout(() => {
-      expiryTimer = null
-      refresh().catch(fail)
-    }, Math.min(Math.max(delayMs, 0) + 5, MAX_TIMER_MS))
+  private armExpiry (delayMs: number): void {
+    if (this.expiryTimer !== null) return
+    this.expiryTimer = setTimeout(refreshAtExpiry, Math.min(Math.max(delayMs, 0) + 5, MAX_TIMER_MS), this)
   }
 
-  function send (message: StatusMessage | SocketError): void {
-    if (!closed && socket.readyState === socket.OPEN) socket.send(JSON.stringify(message))
+  expiryFired (): void {
+    this.expiryTimer = null
+    this.refreshInBackground()
   }
 
-  function close (code: SocketCloseCode, reason: string): void {
-    if (closed) return
-    closed = true
-    socket.close(code, reason)
-    cleanup()
+  retryFired (): void {
+    this.retryTimer = null
+    this.refreshInBackground()
   }
 
-  function cleanup (): void {
-    clearTimeout(subscribeTimer)
-    clearInterval(heartbeat)
-    if (expiryTimer !== null) clearTimeout(expiryTimer)
-    expiryTimer = null
-    releaseLogin?.()
-    releaseLogin = null
-    if (retryTimer !== null) clearTimeout(retryTimer)
-    retryTimer = null
-    const remove = unsubscribe
-    unsubscribe = null
-    remove?.().catch((error: unknown) => log.warn({ err: error }, 'unsubscribe failed'))
+  private send (message: StatusMessage | SocketError): void {
+    if (!this.closed && this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message))
   }
 
-  function fail (error: unknown): void {
-    if (unsubscribe !== null && isBackendUnavailable(error)) {
+  private close (code: SocketCloseCode, reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.socket.close(code, reason)
+    this.cleanup()
+  }
+
+  private clearSubscribeTimer (): void {
+    if (this.subscribeTimer !== null) clearTimeout(this.subscribeTimer)
+    this.subscribeTimer = null
+  }
+
+  private cleanup (): void {
+    this.clearSubscribeTimer()
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer)
+    this.expiryTimer = null
+    this.releaseLogin?.()
+    this.releaseLogin = null
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer)
+    this.retryTimer = null
+    const remove = this.unsubscribe
+    this.unsubscribe = null
+    remove?.().catch((error: unknown) => this.log.warn({ err: error }, 'unsubscribe failed'))
+  }
+
+  private fail (error: unknown): void {
+    if (this.unsubscribe !== null && isBackendUnavailable(error)) {
       // Subscribed: the page keeps its socket through a Redis outage, and hears of the login again
       // when the bus is back (it calls every listener after resubscribing) or at this retry.
-      log.warn({ err: error }, 'login socket: state store unreachable, socket kept open')
-      retryTimer ??= setTimeout(() => {
-        retryTimer = null
-        refresh().catch(fail)
-      }, STORE_RETRY_MS)
+      this.log.warn({ err: error }, 'login socket: state store unreachable, socket kept open')
+      this.retryTimer ??= setTimeout(retryRead, STORE_RETRY_MS, this)
       return
     }
-    log.error({ err: error }, 'login socket failed')
-    send({ type: 'error', error: 'unavailable' })
-    close(CloseCode.internalError, 'unavailable')
+    this.log.error({ err: error }, 'login socket failed')
+    this.send({ type: 'error', error: 'unavailable' })
+    this.close(CloseCode.internalError, 'unavailable')
   }
 }
+
+// Timer callbacks shared by every watch (the watch is the timer's argument): no closure per timer.
+function closeUnsubscribed (watch: LoginWatch): void { watch.closeUnsubscribed() }
+function refreshAtExpiry (watch: LoginWatch): void { watch.expiryFired() }
+function retryRead (watch: LoginWatch): void { watch.retryFired() }
 
 function parseJson (text: string): unknown {
   try {

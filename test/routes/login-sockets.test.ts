@@ -114,3 +114,29 @@ t.test('a wrong secret never subscribes to anything in Redis', async (t) => {
   await waitFor(() => subscribed.length > 0, { what: 'the subscription of the secret\'s holder' })
   t.same(subscribed, [login.scene], 'only the secret\'s holder subscribed')
 })
+
+t.test('one heartbeat for every socket: a socket that answers pings stays, one that stops answering is dropped at the next tick', async (t) => {
+  const app = await build(t, { emulator: await startEmulator(t), env: { SOCKET_PING_SECONDS: '1' } })
+  const url = `${app.url.replace(/^http/, 'ws')}/api/login/ws`
+  const subscribed = async (options: { autoPong: boolean }) => {
+    const login = await createLogin(app)
+    const ws = new WebSocket(url, options)
+    t.after(() => ws.terminate())
+    const counted = { ws, pings: 0 }
+    ws.on('ping', () => { counted.pings++ })
+    await once(ws, 'open')
+    ws.send(JSON.stringify({ type: 'subscribe', scene: login.scene, secret: login.secret }))
+    await once(ws, 'message')
+    return counted
+  }
+  const alive = await subscribed({ autoPong: true })
+  // A phone that lost its network: the TCP connection stays, nothing answers.
+  const silent = await subscribed({ autoPong: false })
+  const [code] = await once(silent.ws, 'close') as [number]
+  t.equal(code, 1006, 'the silent socket was dropped without a close frame')
+  t.equal(silent.pings, 1, 'after the one ping it did not answer')
+  const pingsAtDrop = alive.pings
+  await waitFor(() => alive.pings >= pingsAtDrop + 2, { what: 'two more pings to the live socket' })
+  t.equal(alive.ws.readyState, WebSocket.OPEN, 'the socket that answers is kept')
+  t.ok(app.logs.some((line) => line.includes('missed their pong')), 'the drop is logged')
+})
