@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Config } from './config.js'
+import { isEmbedded, type Config } from './config.js'
 import { EMULATOR_PREFIX } from './wechat/endpoints.js'
 import websocket from '../plugins/external/websocket.js'
 import helmet from '../plugins/external/helmet.js'
@@ -35,9 +35,9 @@ export interface AppOptions {
 
 /** The whole service as one plugin; process.ts (for server.ts, worker.ts and demo.ts) owns the process around it. */
 export default async function app (fastify: FastifyInstance, { config, role = 'server' }: AppOptions): Promise<void> {
-  if (config.REDIS_URL === undefined && (role === 'worker' || !config.RUN_WORKER)) {
+  if (isEmbedded(config) && (role === 'worker' || !config.RUN_WORKER)) {
     // In-process state is invisible to other processes: a separate worker would never see a job.
-    throw new Error('Embedded mode (REDIS_URL unset) is one process that runs its own worker: set REDIS_URL to split web and worker')
+    throw new Error('Embedded mode (REDIS_URL and REDIS_CLUSTER_NODES unset) is one process that runs its own worker: set REDIS_URL (or REDIS_CLUSTER_NODES) to split web and worker')
   }
   await fastify.register(configPlugin, { config })
   await fastify.register(metrics)

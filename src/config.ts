@@ -22,8 +22,12 @@ export const ConfigSchema = Type.Object({
     description: 'Where browsers and WeChat reach this service, without a trailing query'
   }),
   REDIS_URL: Type.Optional(
-    Type.String({ pattern: '^rediss?://', description: 'Unset: embedded mode, one process, no Redis' })
+    Type.String({ pattern: '^rediss?://', description: 'Unset (and no REDIS_CLUSTER_NODES): embedded mode, one process, no Redis' })
   ),
+  // Checked in loadConfig (redisClusterNodes): a clearer message than a pattern's.
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({
+    description: 'Comma-separated host:port of Redis Cluster nodes (Redis ≥ 7), instead of REDIS_URL: the state on a cluster'
+  })),
   REDIS_PREFIX: Type.String({ default: 'wql:', pattern: '^[A-Za-z0-9:_.-]{1,64}$' }),
 
   WECHAT_APP_ID: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$' }),
@@ -189,9 +193,51 @@ export function loadConfig (env: Env = process.env): Config {
   if (config.WECHAT_EMULATOR_MODE !== 'plaintext' && config.WECHAT_ENCODING_AES_KEY === undefined) {
     throw new ConfigError(`WECHAT_EMULATOR_MODE=${config.WECHAT_EMULATOR_MODE} needs WECHAT_ENCODING_AES_KEY`)
   }
-  const problem = oauthConfigProblem(config) ?? unsafeConfigProblem(config)
+  const problem = redisConfigProblem(config) ?? oauthConfigProblem(config) ?? unsafeConfigProblem(config)
   if (problem !== null) throw new ConfigError(problem)
   return config
+}
+
+export interface RedisNode {
+  host: string
+  port: number
+}
+
+/** One entry of REDIS_CLUSTER_NODES: a name or IPv4 address, or an IPv6 address in brackets, then a port. */
+const CLUSTER_NODE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/
+
+/** The nodes REDIS_CLUSTER_NODES names, or the reason it names none (never echoing the value). */
+function parseClusterNodes (value: string): RedisNode[] | string {
+  const nodes: RedisNode[] = []
+  for (const [index, entry] of value.split(',').map((part) => part.trim()).entries()) {
+    const match = CLUSTER_NODE.exec(entry)
+    const port = Number(match?.[2])
+    if (match === null || port < 1 || port > 65535) {
+      return `REDIS_CLUSTER_NODES must be comma-separated host:port of the cluster's nodes (e.g. 10.0.0.1:6379,10.0.0.2:6379); entry ${index + 1} is not`
+    }
+    nodes.push({ host: (match[1] ?? '').replace(/^\[|\]$/g, ''), port })
+  }
+  return nodes
+}
+
+function redisConfigProblem (config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>): string | null {
+  if (config.REDIS_CLUSTER_NODES === undefined) return null
+  if (config.REDIS_URL !== undefined) {
+    return 'REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a Redis Cluster, not both'
+  }
+  const nodes = parseClusterNodes(config.REDIS_CLUSTER_NODES)
+  return typeof nodes === 'string' ? nodes : null
+}
+
+/** REDIS_CLUSTER_NODES as nodes; empty when unset (loadConfig has refused a malformed value). */
+export function redisClusterNodes (config: Pick<Config, 'REDIS_CLUSTER_NODES'>): RedisNode[] {
+  const nodes = config.REDIS_CLUSTER_NODES === undefined ? [] : parseClusterNodes(config.REDIS_CLUSTER_NODES)
+  return typeof nodes === 'string' ? [] : nodes
+}
+
+/** Embedded mode: neither REDIS_URL nor REDIS_CLUSTER_NODES, the state lives in this one process. */
+export function isEmbedded (config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>): boolean {
+  return config.REDIS_URL === undefined && config.REDIS_CLUSTER_NODES === undefined
 }
 
 function publicOrigin (config: Pick<Config, 'PUBLIC_URL'>): string {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { networkInterfaces } from 'node:os'
+import { isEmbedded } from './config.js'
 import { runProcess } from './process.js'
 import { listeningOrigin } from './util/listening-url.js'
 import { wechatEndpoints } from './wechat/endpoints.js'
@@ -51,7 +52,7 @@ const { fastify, config } = await runProcess('server', env)
 const { phoneBase } = wechatEndpoints(config, () => listeningOrigin(fastify.server))
 
 console.log(`
-  wechat-qr-login demo (WeChat is emulated; ${config.REDIS_URL === undefined ? 'state in this process' : `state in ${config.REDIS_URL}`})
+  wechat-qr-login demo (WeChat is emulated; ${isEmbedded(config) ? 'state in this process' : `state in ${config.REDIS_URL ?? `the Redis Cluster at ${config.REDIS_CLUSTER_NODES ?? ''}`}`})
 
   Login page:     ${local}
   ${lanUrl === undefined ? '' : `On your LAN:    ${lanUrl}  (a phone on the same network can scan the QR)\n  `}Phone page:     the QR links to ${phoneBase ?? 'WeChat'}/scan?ticket=…

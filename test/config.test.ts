@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { ConfigError, ConfigSchema, allowedOrigins, loadConfig, trustProxy } from '../src/config.js'
+import { ConfigError, ConfigSchema, allowedOrigins, isEmbedded, loadConfig, redisClusterNodes, trustProxy } from '../src/config.js'
 import { TEST_WECHAT } from './helper.js'
 
 const root = join(import.meta.dirname, '..', '..')
@@ -48,6 +48,24 @@ t.test('a bad variable is refused at boot, named, its value never echoed', async
   refused({ ALLOWED_ORIGINS: 'shop.example.com' }, 'ALLOWED_ORIGINS')
   const missing = (() => { try { loadConfig({}); return null } catch (caught) { return caught as Error } })()
   t.match(missing?.message, /WECHAT_APP_ID|WECHAT_APP_SECRET|WECHAT_TOKEN|API_KEY/, 'required variables are named when absent')
+})
+
+t.test('REDIS_CLUSTER_NODES: host:port of the nodes, exclusive with REDIS_URL, checked at boot', async (t) => {
+  const nodes = '10.0.0.1:7000, redis-2.internal:7001,[::1]:7002'
+  const config = loadConfig({ ...TEST_WECHAT, REDIS_CLUSTER_NODES: nodes })
+  t.same(redisClusterNodes(config), [{ host: '10.0.0.1', port: 7000 }, { host: 'redis-2.internal', port: 7001 }, { host: '::1', port: 7002 }])
+  t.equal(isEmbedded(config), false, 'a cluster is not embedded mode')
+  t.equal(isEmbedded(loadConfig({ ...TEST_WECHAT })), true)
+
+  const refusal = (env: Record<string, string>) => {
+    try { loadConfig({ ...TEST_WECHAT, ...env }); return '' } catch (caught) { t.type(caught, ConfigError); return (caught as Error).message }
+  }
+  t.match(refusal({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: nodes }), /REDIS_URL and REDIS_CLUSTER_NODES are both set/, 'not both')
+  for (const bad of ['10.0.0.1', '10.0.0.1:7000,', 'redis://:secret-password@10.0.0.1:7000', '10.0.0.1:0', '10.0.0.1:70000', 'a b:7000']) {
+    const message = refusal({ REDIS_CLUSTER_NODES: bad })
+    t.match(message, /REDIS_CLUSTER_NODES must be comma-separated host:port/, `refused: ${bad}`)
+    t.notMatch(message, 'secret-password', 'the value is never echoed (a URL may hold a password)')
+  }
 })
 
 t.test('derived settings', async (t) => {

@@ -10,6 +10,7 @@ import { serverOptions } from '../src/process.js'
 import type { CreatedLogin } from '../src/wire/login.js'
 import { startEmulatorServer, type EmulatorServer, type EmulatorServerOptions } from './fixtures/emulator-server.js'
 import { cleanupKeys, redisUrl, uniquePrefix } from './helpers/redis.js'
+import { requireClusterNodes } from './helpers/redis-cluster.js'
 import { freeLoopbackPort } from './helpers/redis-server.js'
 import type { Scope } from './helpers/scope.js'
 
@@ -54,10 +55,12 @@ export interface TestApp {
 
 /** The state drivers every contract test runs against: Redis (production) and embedded (no Redis). */
 export const DRIVERS = ['redis', 'embedded'] as const
-export type Driver = typeof DRIVERS[number]
+/** The whole-flow tests run on a Redis Cluster as well (the suite's, REDIS_CLUSTER_NODES). */
+export const DRIVERS_AND_CLUSTER = [...DRIVERS, 'cluster'] as const
+export type Driver = typeof DRIVERS_AND_CLUSTER[number]
 
 export interface BuildOptions {
-  /** 'embedded' leaves REDIS_URL unset. Default 'redis'. */
+  /** 'embedded' leaves REDIS_URL unset; 'cluster' sets REDIS_CLUSTER_NODES instead. Default 'redis'. */
   driver?: Driver
   env?: Env
   /** Shared by instances of one deployment; unique per test otherwise. */
@@ -68,7 +71,7 @@ export interface BuildOptions {
 /** Builds the app as the server entry would, listening on a free loopback port; closed after the test. */
 export async function build (t: Scope, { driver = 'redis', env = {}, prefix, emulator }: BuildOptions = {}): Promise<TestApp> {
   const keyPrefix = prefix ?? uniquePrefix('app')
-  if (prefix === undefined) cleanupKeys(t, keyPrefix)
+  if (prefix === undefined) cleanupKeys(t, keyPrefix, driver === 'cluster' ? 'cluster' : 'single')
   // The port is chosen first so PUBLIC_URL (and with it the allowed WebSocket origin) is the real one.
   const port = env.PORT ?? String(await freeLoopbackPort())
   const config = loadConfig({
@@ -76,6 +79,7 @@ export async function build (t: Scope, { driver = 'redis', env = {}, prefix, emu
     PORT: port,
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     REDIS_URL: driver === 'redis' ? redisUrl : undefined,
+    REDIS_CLUSTER_NODES: driver === 'cluster' ? requireClusterNodes() : undefined,
     REDIS_PREFIX: keyPrefix,
     LOG_LEVEL: 'debug',
     ...(emulator === undefined ? {} : { WECHAT_API_BASE: emulator.url, WECHAT_MP_BASE: emulator.url }),

@@ -1,11 +1,14 @@
 /**
  * `npm test`: runs the suite against a real Redis. REDIS_URL (or TEST_REDIS_URL) when set;
- * otherwise a throwaway redis-server on a free port with no persistence, stopped afterwards.
+ * otherwise a throwaway redis-server on a free port with no persistence, stopped afterwards. And
+ * against a real Redis Cluster: TEST_REDIS_CLUSTER_NODES when set, otherwise three throwaway
+ * masters on loopback joined by redis-cli. Either missing fails the run: no test is skipped.
  * Ends with the line "N passed, N failed" (assertions), which CI reads.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
+import { clusterToolsProblem, startRedisCluster } from './helpers/redis-cluster.js'
 import { hasRedisServer, startRedisServer, waitForRedis } from './helpers/redis-server.js'
 
 const root = join(import.meta.dirname, '..', '..')
@@ -16,14 +19,28 @@ async function main (): Promise<void> {
     console.error('npm test needs Redis: set REDIS_URL, or install redis-server (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis).')
     process.exit(1)
   }
+  const givenCluster = process.env.TEST_REDIS_CLUSTER_NODES
+  const clusterProblem = givenCluster === undefined ? clusterToolsProblem() : null
+  if (clusterProblem !== null) {
+    console.error(`npm test needs a Redis Cluster: set TEST_REDIS_CLUSTER_NODES (host:port of its masters), or install the tools to start one. ${clusterProblem}`)
+    process.exit(1)
+  }
   const throwaway = given === undefined ? await startRedisServer() : null
   const redisUrl = given ?? throwaway?.url ?? ''
   if (throwaway === null) await waitForRedis(redisUrl, 5_000)
+  const throwawayCluster = givenCluster === undefined
+    ? await startRedisCluster().catch(async (error: unknown) => {
+      await Promise.all([throwaway?.close(), throwawayCluster?.close()])
+      console.error(`npm test could not start its Redis Cluster: ${(error as Error).message}`)
+      process.exit(1)
+    })
+    : null
+  const clusterNodes = givenCluster ?? throwawayCluster?.nodes ?? ''
 
   const files = process.argv.slice(2)
   const tap = spawn(join(root, 'node_modules', '.bin', 'tap'), ['--reporter=tap', ...(files.length > 0 ? files : ['dist/test/**/*.test.js'])], {
     cwd: root,
-    env: { ...process.env, TEST_REDIS_URL: redisUrl },
+    env: { ...process.env, TEST_REDIS_URL: redisUrl, TEST_REDIS_CLUSTER_NODES: clusterNodes },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   let summary: { pass?: number, fail?: number } = {}
@@ -40,7 +57,7 @@ async function main (): Promise<void> {
   })
   const [exitCode] = await once(tap, 'exit') as [number | null]
 
-  await throwaway?.close()
+  await Promise.all([throwaway?.close(), throwawayCluster?.close()])
   const failed = summary.fail ?? (exitCode === 0 ? 0 : 1)
   console.log(`${summary.pass ?? 0} passed, ${failed} failed`)
   process.exit(exitCode === 0 && failed === 0 ? 0 : 1)

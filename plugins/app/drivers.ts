@@ -18,7 +18,7 @@ export default fp(async function driversPlugin (fastify) {
   fastify.addHook('onClose', () => drivers.close())
   await drivers.ready()
   if (drivers.mode === 'embedded') {
-    fastify.log.warn('EMBEDDED MODE: no REDIS_URL, logins live in this process. One instance only; state is lost on restart')
+    fastify.log.warn('EMBEDDED MODE: no REDIS_URL or REDIS_CLUSTER_NODES, logins live in this process. One instance only; state is lost on restart')
   } else {
     fastify.log.info({ mode: drivers.mode }, 'state in Redis')
   }

@@ -78,7 +78,7 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, requireCon
 
     const confirmedAt = now()
     const identity = { openid: user.openid, unionid: user.unionid, subscribed: user.subscribed, scene, confirmedAt, flow: 'scan' as const }
-    const confirmed = await store.confirm(scene, identity, newLoginCode(), codeTtlMs, confirmedAt)
+    const confirmed = await store.confirm(scene, identity, newLoginCode(scene), codeTtlMs, confirmedAt)
     log.info({ ...logFields, outcome: confirmed }, confirmed === 'changed' ? 'login confirmed' : 'scan not confirmed')
     if (confirmed === 'changed') onFinal?.('confirmed')
     // Published for a decision already made too: whoever made it may have died before publishing.

@@ -27,7 +27,8 @@ export interface LoginStore {
   /**
    * scanned → confirmed, only by the scanner (`identity.openid`), and stores the code → identity
    * mapping in the same atomic step. 'already_confirmed' when another run got there first: the
-   * caller's code was not issued.
+   * caller's code was not issued. `code` is `newLoginCode(scene)`: it carries the login's tag, which
+   * on Redis Cluster puts the code's key in the login's slot (one script writes both).
    */
   confirm (scene: string, identity: Identity, code: string, codeTtlMs: number, now: number): Promise<TransitionResult>
   /** scanned → denied, only by the scanner, while the login is live: it ends without a code. */

@@ -19,8 +19,33 @@ export function newBrowserSecret (): string {
   return randomBytes(32).toString('base64url')
 }
 
-export function newLoginCode (): string {
-  return randomBytes(32).toString('base64url')
+/**
+ * How many characters of a login code are its login's tag. On Redis Cluster a login's hash, its
+ * code's key and its change channel carry the tag (drivers/redis/keys.ts), so the script that
+ * confirms a login and stores its code runs on one node; the exchange has only the code, so the
+ * code carries it.
+ */
+export const LOGIN_TAG_LENGTH = 4
+
+/** A login's tag: from the scene's hash, 24 bits spread evenly over the cluster's slots. Not secret. */
+export function loginTag (scene: string): string {
+  return createHash('sha256').update(scene).digest('base64url').slice(0, LOGIN_TAG_LENGTH)
+}
+
+/** The tag a login code starts with. */
+export function codeTag (code: string): string {
+  return code.slice(0, LOGIN_TAG_LENGTH)
+}
+
+/**
+ * A login code: its login's tag (4 characters, see loginTag), then 256 random bits in base64url
+ * (43 characters), 47 in all. The tag adds nothing to guess and needs no secrecy; the random part
+ * is what makes a code unguessable. A code without a login (OAuth) gets a random tag. One format
+ * in every mode, on one Redis as on a cluster.
+ */
+export function newLoginCode (scene?: string): string {
+  const tag = scene === undefined ? randomBytes(3).toString('base64url') : loginTag(scene)
+  return `${tag}${randomBytes(32).toString('base64url')}`
 }
 
 export function sha256 (value: string): string {

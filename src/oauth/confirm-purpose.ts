@@ -174,7 +174,7 @@ export function createConfirmPurpose ({ store, bus, sealer, codeTtlMs, scanWaitM
           flow: 'scan',
           ...(fields.profile === null ? {} : { profile: fields.profile })
         }
-        result = await store.confirm(fields.scene, identity, newLoginCode(), codeTtlMs, at)
+        result = await store.confirm(fields.scene, identity, newLoginCode(fields.scene), codeTtlMs, at)
       } else {
         result = await store.deny(fields.scene, fields.openid, at)
       }

@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { once } from 'node:events'
-import { closeConnection, connect, createCommandConnection } from '../../src/drivers/redis/connections.js'
-import { redisKeyspace } from '../../src/drivers/redis/keys.js'
+import type { Redis } from 'ioredis'
+import { redisClusterNodes } from '../../src/config.js'
+import { closeConnection, connect, createCommandConnection, createSubscriberConnection } from '../../src/drivers/redis/connections.js'
+import { redisKeyspace, type RedisLayout } from '../../src/drivers/redis/keys.js'
 import { createRedisLoginBus } from '../../src/drivers/redis/login-bus.js'
+import { requireClusterNodes } from '../helpers/redis-cluster.js'
 import { redisUrl, uniquePrefix } from '../helpers/redis.js'
-import { driverMatrix, inspector, type DriverCase } from './matrix.js'
+import { waitFor } from '../helpers/wait.js'
+import { clusterMasters, driverMatrix, inspector, type DriverCase } from './matrix.js'
 
 const newScene = () => randomBytes(24).toString('base64url')
 
@@ -123,39 +127,50 @@ for (const driver of driverMatrix('login-bus')) {
   t.test(`LoginBus contract: ${driver.name}`, async (t) => loginBusContract(t, driver))
 }
 
-t.test('Redis bus: one subscription per scene however many listeners, dropped with the last', async (t) => {
-  const redisCase = driverMatrix('login-bus-redis').find((candidate) => candidate.name === 'redis')
-  if (redisCase === undefined) throw new Error('no redis driver in the matrix')
-  const { drivers: { loginBus: bus }, prefix } = await redisCase.create(t)
-  const redis = await inspector(t)
-  const [a, b] = [newScene(), newScene()]
-  const { loginChannel } = redisKeyspace(prefix)
-  const subscriptions = async (scene: string) => {
-    const [, count] = await redis.pubsub('NUMSUB', loginChannel(scene)) as [string, number]
+/**
+ * How many subscribers `channel` has: on one Redis, PUBSUB NUMSUB; on a cluster, SHARDNUMSUB summed
+ * over the masters (a sharded channel lives on one), so a plain SUBSCRIBE there would count 0.
+ */
+async function subscribers (servers: Redis[], layout: RedisLayout, channel: string): Promise<number> {
+  const counts = await Promise.all(servers.map(async (redis) => {
+    const [, count] = await redis.call('PUBSUB', layout === 'single' ? 'NUMSUB' : 'SHARDNUMSUB', channel) as [string, number]
     return Number(count)
-  }
+  }))
+  return counts.reduce((sum, count) => sum + count, 0)
+}
 
-  // Joined while the first SUBSCRIBE is still in flight, and after it.
-  const [leaveA1, leaveA2] = await Promise.all([bus.subscribe(a, () => {}), bus.subscribe(a, () => {})])
-  const leaveA3 = await bus.subscribe(a, () => {})
-  const leaveB = await bus.subscribe(b, () => {})
-  t.equal(await subscriptions(a), 1)
-  t.equal(await subscriptions(b), 1)
+for (const layout of ['single', 'cluster'] as const) {
+  t.test(`Redis bus (${layout}): one subscription per scene however many listeners, dropped with the last`, async (t) => {
+    const redisCase = driverMatrix('login-bus-redis').find((candidate) => candidate.name === (layout === 'single' ? 'redis' : 'cluster'))
+    if (redisCase === undefined) throw new Error(`no ${layout} driver in the matrix`)
+    const { drivers: { loginBus: bus }, prefix } = await redisCase.create(t)
+    const servers = layout === 'single' ? [await inspector(t)] : await clusterMasters(t)
+    const [a, b] = [newScene(), newScene()]
+    const { loginChannel } = redisKeyspace(prefix, layout)
+    const subscriptions = (scene: string) => subscribers(servers, layout, loginChannel(scene))
 
-  await leaveA1()
-  await leaveA2()
-  t.equal(await subscriptions(a), 1, 'still subscribed for the last listener')
-  await leaveA3()
-  t.equal(await subscriptions(a), 0, 'dropped with the last listener')
-  t.equal(await subscriptions(b), 1, 'other scenes untouched')
-  await leaveB()
-  t.equal(await subscriptions(b), 0)
-})
+    // Joined while the first SUBSCRIBE is still in flight, and after it.
+    const [leaveA1, leaveA2] = await Promise.all([bus.subscribe(a, () => {}), bus.subscribe(a, () => {})])
+    const leaveA3 = await bus.subscribe(a, () => {})
+    const leaveB = await bus.subscribe(b, () => {})
+    t.equal(await subscriptions(a), 1)
+    t.equal(await subscriptions(b), 1)
+
+    await leaveA1()
+    await leaveA2()
+    t.equal(await subscriptions(a), 1, 'still subscribed for the last listener')
+    await leaveA3()
+    t.equal(await subscriptions(a), 0, 'dropped with the last listener')
+    t.equal(await subscriptions(b), 1, 'other scenes untouched')
+    await leaveB()
+    t.equal(await subscriptions(b), 0)
+  })
+}
 
 t.test('redis: a subscriber connection killed mid-login', async (t) => {
   const prefix = uniquePrefix('bus-reconnect')
-  const publisher = createCommandConnection(redisUrl, 'wql-test-publisher')
-  const subscriber = createCommandConnection(redisUrl, 'wql-test-subscriber')
+  const publisher = createCommandConnection({ layout: 'single', url: redisUrl }, 'wql-test-publisher')
+  const subscriber = createCommandConnection({ layout: 'single', url: redisUrl }, 'wql-test-subscriber')
   subscriber.on('error', () => {})
   t.after(() => Promise.all([closeConnection(publisher), closeConnection(subscriber)]))
   await Promise.all([connect(publisher), connect(subscriber)])
@@ -196,4 +211,57 @@ t.test('redis: a subscriber connection killed mid-login', async (t) => {
 
   // Whether the scene was left before or after the reconnect, it was unsubscribed before watchers were told.
   t.equal(await subscriptions(left), 0, 'a scene left during the outage holds no subscription afterwards')
+})
+
+t.test('cluster: a sharded subscriber connection killed mid-login', async (t) => {
+  const prefix = uniquePrefix('bus-reconnect-cluster')
+  const target = { layout: 'cluster', nodes: redisClusterNodes({ REDIS_CLUSTER_NODES: requireClusterNodes() }) } as const
+  const name = `wql-test-ssubscriber-${randomBytes(4).toString('hex')}`
+  const publisher = createCommandConnection(target, 'wql-test-publisher')
+  const subscriber = createSubscriberConnection(target, name)
+  subscriber.on('error', () => {})
+  t.after(() => Promise.all([closeConnection(publisher), closeConnection(subscriber)]))
+  await Promise.all([connect(publisher), connect(subscriber)])
+  const { loginChannel } = redisKeyspace(prefix, 'cluster')
+  const bus = createRedisLoginBus(publisher, subscriber, loginChannel)
+  const masters = await clusterMasters(t)
+  const subscriptions = (scene: string) => subscribers(masters, 'cluster', loginChannel(scene))
+  /** The master holding `scene`'s sharded subscription (a sharded channel, like a key, lives on its slot's master). */
+  const holder = async (scene: string) => {
+    const counts = await Promise.all(masters.map((redis) => subscribers([redis], 'cluster', loginChannel(scene))))
+    return masters[counts.indexOf(1)]
+  }
+
+  const kept = newScene()
+  const keptListener = countingListener()
+  await bus.subscribe(kept, keptListener)
+  const node = await holder(kept)
+  if (node === undefined) throw new Error('no master holds the subscription')
+  // A scene of the same master, so that its subscription goes down with the same connection.
+  let left = newScene()
+  let removeLeft = await bus.subscribe(left, countingListener())
+  while (await holder(left) !== node) {
+    await removeLeft()
+    left = newScene()
+    removeLeft = await bus.subscribe(left, countingListener())
+  }
+
+  // Kills this client's sharded subscriber connection on that master, and waits until the client noticed.
+  const lookAgain = keptListener.next()
+  const noticed = once(subscriber, '-node')
+  const clients = await node.client('LIST') as string
+  const line = clients.split('\n').find((candidate) => candidate.includes(` name=ioredis-cluster(ssubscriber):${name} `)) ?? ''
+  await node.call('CLIENT', 'KILL', 'ID', /(?:^| )id=(\d+)/.exec(line)?.[1] ?? '')
+  await noticed
+  // Leaving while its connection is down: the SSUNSUBSCRIBE may fail with it, but the scene must not come back.
+  await removeLeft().catch(() => {})
+  await lookAgain
+  t.ok(keptListener.count >= 1, 'after the reconnect the watcher is told to look again (messages may have been lost)')
+  t.equal(await subscriptions(kept), 1, 'the watched scene is subscribed again')
+
+  // The re-read above came after the subscription was back: a publish now is heard.
+  const heard = keptListener.next()
+  await bus.publish(kept)
+  await heard
+  await waitFor(async () => await subscriptions(left) === 0, { what: 'the scene left during the outage to hold no subscription' })
 })

@@ -2,12 +2,14 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as delay } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import type { LoginStore } from '../../src/login/store.js'
+import { newLoginCode } from '../../src/login/tokens.js'
 import type { Identity, LoginRecord } from '../../src/login/types.js'
 import { driverMatrix, type DriverCase } from './matrix.js'
 import { waitFor } from '../helpers/wait.js'
 
 const newScene = () => randomBytes(24).toString('base64url')
-const newCode = () => randomBytes(32).toString('base64url')
+/** A code for `scene`'s login carries its tag (on a cluster, CONFIRM's two keys must share a slot); without a scene, a code of no login. */
+const newCode = (scene?: string) => newLoginCode(scene)
 
 function pending (scene: string, createdAt: number, expiresAt: number): LoginRecord {
   return { scene, secretHash: 'ab'.repeat(32), status: 'pending', createdAt, expiresAt }
@@ -89,11 +91,11 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     const { drivers: { loginStore: store } } = await driver.create(t)
     const now = Date.now()
     const scene = await liveLogin(store, now)
-    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, now), 'not_scanned', 'nobody scanned it: no code')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(scene), 60_000, now), 'not_scanned', 'nobody scanned it: no code')
     t.equal(await store.deny(scene, SCANNER, now), 'not_scanned')
     t.equal(await store.markScanned(scene, now, SCANNER), 'changed')
     const stranger = 'o-second-scanner'
-    const code = newCode()
+    const code = newCode(scene)
     t.equal(await store.confirm(scene, identityFor(scene, now, stranger), code, 60_000, now), 'another_scanner')
     t.equal(await store.redeemCode(code), null, "the stranger's code was never issued")
     t.equal(await store.deny(scene, stranger, now), 'another_scanner')
@@ -112,7 +114,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     t.equal(await store.deny(scene, SCANNER, now + 1), 'changed')
     t.match(await store.get(scene), { status: 'denied', deniedAt: now + 1, code: undefined })
     t.equal(await store.deny(scene, SCANNER, now + 2), 'already_denied')
-    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, now + 2), 'already_denied', 'no code after a denial')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(scene), 60_000, now + 2), 'already_denied', 'no code after a denial')
     t.equal(await store.markScanned(scene, now + 2, SCANNER), 'already_denied')
     t.equal(await store.releaseScan(scene, SCANNER), 'already_denied')
     t.equal(await store.deny(scene, SCANNER, now + 120_000), 'already_denied', 'denied outlives the QR, as confirmed does')
@@ -128,11 +130,11 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     const scanned = await liveLogin(store, now)
     t.equal(await store.markScanned(scanned, now + 1, SCANNER), 'changed')
 
-    const code = newCode()
+    const code = newCode(scanned)
     const identity = identityFor(scanned, now + 2)
     t.equal(await store.confirm(scanned, identity, code, 60_000, now + 2), 'changed')
     t.match(await store.get(scanned), { status: 'confirmed', confirmedAt: now + 2, code, codeExpiresAt: now + 2 + 60_000, scannedAt: now + 1 })
-    t.equal(await store.confirm(scanned, identity, newCode(), 60_000, now + 3), 'already_confirmed')
+    t.equal(await store.confirm(scanned, identity, newCode(scanned), 60_000, now + 3), 'already_confirmed')
     t.equal(await store.markScanned(scanned, now + 3, SCANNER), 'already_confirmed')
     t.equal(await store.deny(scanned, SCANNER, now + 3), 'already_confirmed')
     t.equal((await store.get(scanned))?.code, code, 'a refused confirm leaves the issued code')
@@ -141,7 +143,8 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     t.equal(await store.redeemCode(code), null, 'a code redeems once')
     t.equal(await store.redeemCode(newCode()), null)
 
-    t.equal(await store.confirm(newScene(), identityFor('x', now), newCode(), 60_000, now), 'missing')
+    const unknown = newScene()
+    t.equal(await store.confirm(unknown, identityFor(unknown, now), newCode(unknown), 60_000, now), 'missing')
   })
 
   t.test('expiry is decided by the now the caller passes', async (t) => {
@@ -150,15 +153,15 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     const scene = newScene()
     await store.create(pending(scene, now, now + 1000), 3_600_000)
     t.equal(await store.markScanned(scene, now + 1000, SCANNER), 'expired', 'expiresAt itself is expired')
-    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, now + 1000), 'expired')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(scene), 60_000, now + 1000), 'expired')
     t.equal((await store.get(scene))?.status, 'pending', 'a refused transition changes nothing')
     t.equal(await store.markScanned(scene, now + 999, SCANNER), 'changed')
     t.equal(await store.markScanned(scene, now + 5000, SCANNER), 'expired', 'expired wins over already_scanned')
     t.equal(await store.markScanned(scene, now + 5000, 'o-second-scanner'), 'expired', 'and over another_scanner')
-    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, now + 1000), 'expired')
-    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, now + 999), 'changed')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(scene), 60_000, now + 1000), 'expired')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(scene), 60_000, now + 999), 'changed')
     t.equal(await store.markScanned(scene, now + 5000, SCANNER), 'already_confirmed', 'confirmed stays confirmed after expiry')
-    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, now + 5000), 'already_confirmed')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(scene), 60_000, now + 5000), 'already_confirmed')
   })
 
   t.test('20 concurrent confirms: exactly one changes the login, exactly one code redeems', async (t) => {
@@ -172,7 +175,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     t.equal(scans.filter((result) => result === 'another_scanner').length, 19)
     const first = scanners[scans.indexOf('changed')] ?? ''
 
-    const codes = Array.from({ length: 20 }, newCode)
+    const codes = Array.from({ length: 20 }, () => newCode(scene))
     const results = await Promise.all(codes.map((code, i) => store.confirm(scene, identityFor(scene, now + i, first), code, 60_000, now + 2)))
     t.equal(results.filter((result) => result === 'changed').length, 1)
     t.equal(results.filter((result) => result === 'already_confirmed').length, 19)
@@ -189,7 +192,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     const { drivers: { loginStore: store } } = await driver.create(t)
     const now = Date.now()
     const scene = await liveLogin(store, now)
-    const code = newCode()
+    const code = newCode(scene)
     t.equal(await store.markScanned(scene, now, SCANNER), 'changed')
     t.equal(await store.confirm(scene, identityFor(scene, now), code, 80, now), 'changed')
     // Redeeming is the only way to look at a code, and it consumes it: wait out the TTL instead.
@@ -208,7 +211,7 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     t.equal(await store.markScanned(scene, Date.now(), SCANNER), 'expired')
     await waitFor(async () => await store.get(scene) === null)
     t.equal(await store.markScanned(scene, Date.now(), SCANNER), 'missing')
-    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(), 60_000, Date.now()), 'missing')
+    t.equal(await store.confirm(scene, identityFor(scene, now), newCode(scene), 60_000, Date.now()), 'missing')
   })
 
   t.test('restore puts back a lost login, never over one that exists, with the same lifetime', async (t) => {

@@ -4,7 +4,8 @@ import type { Test } from 'tap'
 import type { Log } from '../../src/log.js'
 import { loadConfig, type Env } from '../../src/config.js'
 import { createDrivers, type EmbeddedDrivers, type RedisDrivers } from '../../src/drivers/index.js'
-import { deleteKeys, redisUrl } from '../helpers/redis.js'
+import { requireClusterNodes } from '../helpers/redis-cluster.js'
+import { deleteKeys, redisUrl, testCluster } from '../helpers/redis.js'
 
 /** Test credentials: never real ones. */
 const TEST_ENV = {
@@ -21,34 +22,39 @@ export interface TestDrivers {
 }
 
 export interface DriverCase {
-  name: 'redis' | 'embedded'
+  /** 'redis': one Redis; 'cluster': the suite's Redis Cluster (REDIS_CLUSTER_NODES); 'embedded': no Redis. */
+  name: 'redis' | 'cluster' | 'embedded'
   /** Fresh, ready drivers for one test; closed (and their Redis keys deleted) when it ends. `env` adds to the test configuration. */
   create (t: Test, env?: Env): Promise<TestDrivers>
 }
 
 /**
- * The same contract, run against each driver. `file` names the test file: its Redis keys live
+ * The same contract, run against each driver: on one Redis, on a Redis Cluster (where a script
+ * whose keys span slots is refused with CROSSSLOT, so the contract proves every group shares its
+ * tag), and embedded. `file` names the test file: its Redis keys live
  * under a prefix no other file or run shares, one sub-prefix per create() so that one test's
  * queue never hands jobs to the next test's worker.
  */
 export function driverMatrix (file: string): DriverCase[] {
   const filePrefix = `wqltest:drivers-${file}:${randomBytes(4).toString('hex')}:`
   let created = 0
+  const onRedis = (name: 'redis' | 'cluster', redis: () => Env): DriverCase => ({
+    name,
+    async create (t, env = {}) {
+      const prefix = `${filePrefix}${++created}:`
+      const drivers = createDrivers(loadConfig({ ...TEST_ENV, ...env, ...redis(), REDIS_PREFIX: prefix }))
+      t.after(async () => {
+        await drivers.close()
+        await deleteKeys(prefix, name === 'cluster' ? 'cluster' : 'single')
+      })
+      await drivers.ready()
+      return { drivers, prefix }
+    }
+  })
 
   return [
-    {
-      name: 'redis',
-      async create (t, env = {}) {
-        const prefix = `${filePrefix}${++created}:`
-        const drivers = createDrivers(loadConfig({ ...TEST_ENV, ...env, REDIS_URL: redisUrl, REDIS_PREFIX: prefix }))
-        t.after(async () => {
-          await drivers.close()
-          await deleteKeys(prefix)
-        })
-        await drivers.ready()
-        return { drivers, prefix }
-      }
-    },
+    onRedis('redis', () => ({ REDIS_URL: redisUrl })),
+    onRedis('cluster', () => ({ REDIS_CLUSTER_NODES: requireClusterNodes() })),
     {
       name: 'embedded',
       async create (t, env = {}) {
@@ -66,6 +72,14 @@ export async function inspector (t: Test): Promise<Redis> {
   const redis = new Redis(redisUrl)
   t.after(() => redis.quit())
   return redis
+}
+
+/** A plain client of each master of the suite's cluster, for looking at what a driver did there; closed after the test. */
+export async function clusterMasters (t: Test): Promise<Redis[]> {
+  const cluster = testCluster()
+  t.after(() => cluster.quit())
+  await cluster.ping()
+  return cluster.nodes('master')
 }
 
 export interface LogEntry {

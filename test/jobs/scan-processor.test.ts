@@ -1,6 +1,6 @@
 import t from 'tap'
 import { MISSING_LOGIN_GRACE_MS, createScanProcessor } from '../../src/jobs/scan-processor.js'
-import { newScene, sha256 } from '../../src/login/tokens.js'
+import { newLoginCode, newScene, sha256 } from '../../src/login/tokens.js'
 import type { WeChatUser } from '../../src/wechat/client.js'
 import { WeChatApiError } from '../../src/wechat/errors.js'
 import { PermanentJobError } from '../../src/jobs/definitions.js'
@@ -29,7 +29,8 @@ for (const driver of driverMatrix('scan-processor')) {
     await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
     // The first run confirmed, then died before its publish.
     await store.markScanned(scene, now, 'oUser')
-    await store.confirm(scene, { openid: 'oUser', unionid: null, scene, subscribed: true, confirmedAt: now }, 'first-code', 60_000, now)
+    const firstCode = newLoginCode(scene)
+    await store.confirm(scene, { openid: 'oUser', unionid: null, scene, subscribed: true, confirmedAt: now }, firstCode, 60_000, now)
 
     let told = 0
     let tell = () => {}
@@ -40,7 +41,7 @@ for (const driver of driverMatrix('scan-processor')) {
     await processScan({ scene, openid: 'oUser', event: 'SCAN', createTime: '1' }, 2)
     await toldOnce
     t.equal(told, 1, 'the page was told to look again')
-    t.equal((await store.get(scene))?.code, 'first-code', 'and still sees the first code')
+    t.equal((await store.get(scene))?.code, firstCode, 'and still sees the first code')
     t.same(wechat.calls, [], 'no second user/info call')
   })
 

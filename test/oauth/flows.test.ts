@@ -1,10 +1,10 @@
 import t from 'tap'
-import { DRIVERS, exchange } from '../helper.js'
+import { DRIVERS_AND_CLUSTER, exchange } from '../helper.js'
 import { Browser, SITE, TEST_OPEN_APP, authorizeAs, buildOAuthApp, emulatorUsers, oauthCounters, popupData } from './helper.js'
 import { POPUP_CSP, POPUP_SCRIPT_HASH } from '../../routes/oauth/pages.js'
 
-/** The whole of each OAuth flow through the built-in emulator over real HTTP, on both state drivers. */
-for (const driver of DRIVERS) {
+/** The whole of each OAuth flow through the built-in emulator over real HTTP, on every state driver (one Redis, Redis Cluster, embedded). */
+for (const driver of DRIVERS_AND_CLUSTER) {
   t.test(`${driver}: flow=mp, snsapi_base: no screen, straight back with a login code; the identity says mp`, async (t) => {
     const app = await buildOAuthApp(t, { driver })
     const [phoneUser] = await emulatorUsers(app)
@@ -37,7 +37,7 @@ for (const driver of DRIVERS) {
     t.equal(landing.searchParams.get('x'), '1', "return_to's own query is kept")
     t.equal(landing.hash, '#top', 'and its fragment')
     const code = landing.searchParams.get('code') ?? ''
-    t.match(code, /^[\w-]{43}$/, 'a login code of the follow-scan kind')
+    t.match(code, /^[\w-]{47}$/, 'a login code of the follow-scan kind (a 4-character tag, then 256 random bits)')
 
     const redeemed = await exchange(app, code)
     t.equal(redeemed.status, 200)

@@ -1,9 +1,11 @@
-import { Redis } from 'ioredis'
 import type { Config } from '../../config.js'
 import type { Log } from '../../log.js'
 import { SCAN_JOB, WECHAT_EVENTS_QUEUE, type JobWorker, type ScanJob, type ScanQueueOptions } from '../../jobs/definitions.js'
 import type { DriverEvents, Drivers } from '../drivers.js'
-import { closeConnection, connect, createBlockingConnectionOptions, createCommandConnection, logConnectionErrors } from './connections.js'
+import {
+  closeConnection, connect, createBlockingConnection, createCommandConnection, createSubscriberConnection, logConnectionErrors,
+  type RedisClient, type RedisTarget
+} from './connections.js'
 import { createBullQueue, startBullWorker } from './job-queue.js'
 import { redisKeyspace } from './keys.js'
 import { createRedisLoginBus } from './login-bus.js'
@@ -20,25 +22,25 @@ export interface RedisDrivers extends Drivers {
    * ioredis client (@fastify/rate-limit's): it shares the drivers' Redis and fails as they do, and
    * the drivers close it. Not a driver role: embedded mode has no such thing.
    */
-  commandConnection (): Redis
+  commandConnection (): RedisClient
 }
 
 /**
- * Every instance and worker of the deployment on one Redis. Request-path commands share one
- * fail-fast connection; each subscriber and each worker has its own (a subscribed or blocked
- * connection does nothing else).
+ * Every instance and worker of the deployment on one Redis, or one Redis Cluster. Request-path
+ * commands share one fail-fast connection (on a cluster, one client with a connection per node);
+ * each subscriber and each worker has its own (a subscribed or blocked connection does nothing else).
  */
-export function createRedisDrivers (url: string, config: Config, log: Log, queueOptions: ScanQueueOptions, events: DriverEvents = {}): RedisDrivers {
-  const keys = redisKeyspace(config.REDIS_PREFIX)
-  const commands = createCommandConnection(url, keys.connectionName('commands'))
-  const subscriber = createCommandConnection(url, keys.connectionName('login-subscriber'))
+export function createRedisDrivers (target: RedisTarget, config: Config, log: Log, queueOptions: ScanQueueOptions, events: DriverEvents = {}): RedisDrivers {
+  const keys = redisKeyspace(config.REDIS_PREFIX, target.layout)
+  const commands = createCommandConnection(target, keys.connectionName('commands'))
+  const subscriber = createSubscriberConnection(target, keys.connectionName('login-subscriber'))
   // The token cache's own subscriber: one fixed channel, independent of the login bus's per-scene ones.
-  const tokenSubscriber = createCommandConnection(url, keys.connectionName('token-subscriber'))
+  const tokenSubscriber = createCommandConnection(target, keys.connectionName('token-subscriber'))
   for (const connection of [commands, subscriber, tokenSubscriber]) logConnectionErrors(connection, log)
   const tokenCache = createRedisTokenCache(commands, tokenSubscriber, keys.accessToken(config.WECHAT_APP_ID))
   const bull = { prefix: keys.bullPrefix, connection: commands }
   const scanQueue = createBullQueue<ScanJob>(WECHAT_EVENTS_QUEUE, SCAN_JOB, { ...bull, log, ...queueOptions })
-  const workerConnections: Redis[] = []
+  const workerConnections: RedisClient[] = []
   const workers: JobWorker[] = []
   let closed: Promise<void> | null = null
 
@@ -57,7 +59,7 @@ export function createRedisDrivers (url: string, config: Config, log: Log, queue
     },
 
     startScanWorker (processor, options) {
-      const connection = new Redis(url, { ...createBlockingConnectionOptions(), connectionName: keys.connectionName('worker') })
+      const connection = createBlockingConnection(target, keys.connectionName('worker'))
       logConnectionErrors(connection, options.log)
       workerConnections.push(connection)
       const worker = startBullWorker(WECHAT_EVENTS_QUEUE, processor, { ...bull, ...options, connection, retry: queueOptions.retry })

@@ -1,11 +1,21 @@
-import { sha256 } from '../../login/tokens.js'
+import { codeTag, loginTag, sha256 } from '../../login/tokens.js'
 import { userTokenId } from '../../oauth/user-token-id.js'
+
+/**
+ * 'single': one Redis (REDIS_URL), every name exactly as documented below. 'cluster': Redis Cluster
+ * (REDIS_CLUSTER_NODES), where the keys one script or transaction touches together carry one hash
+ * tag (see keyGroup), and BullMQ's prefix carries `{bull}`.
+ */
+export type RedisLayout = 'single' | 'cluster'
 
 /**
  * Every name this service gives Redis: keys, pub/sub channels, the prefixes under which BullMQ and
  * @fastify/rate-limit name their own keys, and the connection names CLIENT LIST shows. Nothing
  * else in the code builds one. Each starts with REDIS_PREFIX, so two deployments can share a Redis,
  * and each is documented here with what it holds, how long it lives, and what a dump reveals.
+ *
+ * Names below are those of the single layout. The cluster layout inserts a hash tag `{…}` right
+ * after the prefix in the names of a group (keyGroup): `{prefix}{tag}login:{scene}` and so on.
  *
  * A dump (SCAN, an RDB or AOF file, a replica) never holds a browser secret, API_KEY, the Token,
  * the EncodingAESKey or the app secret. It does hold the live access token, the openids of recent
@@ -31,7 +41,9 @@ export interface RedisKeyspace {
   loginCode (code: string): string
   /**
    * Channel (not a key, never in a dump): "this login changed, look again". Messages carry no data.
-   * Distinct from the login's key so that a pattern over keys never matches a channel, or back.
+   * Distinct from the login's key so that a pattern over keys never matches a channel, or back. On
+   * a cluster it is a sharded channel (SSUBSCRIBE) with the login's tag: published only on the
+   * node that holds the login, not broadcast to every node.
    */
   loginChannel (scene: string): string
   /**
@@ -55,7 +67,8 @@ export interface RedisKeyspace {
   /** The shared access token of one app id and its refresh lock; the names are in the README. */
   accessToken (appId: string): AccessTokenKeys
   /**
-   * BullMQ's own prefix: it keeps the queue under `{bullPrefix}:wechat-events:*` (waiting, active,
+   * BullMQ's own prefix (`{prefix}bull`; on a cluster `{prefix}{bull}`, BullMQ's way to keep a
+   * queue's keys in one slot, as its scripts need): it keeps the queue under `{bullPrefix}:wechat-events:*` (waiting, active,
    * completed and failed jobs, deduplication keys `…:de:{openid}:{CreateTime}:{Event}` for twice
    * WECHAT_TIMESTAMP_TOLERANCE_SECONDS, at least 120 s).
    * A job holds scene, openid, event and CreateTime; completed jobs stay an hour (at most 1000),
@@ -70,7 +83,11 @@ export interface RedisKeyspace {
    * and an hour. Reveals: the IP addresses (IPv6 networks) of recent clients.
    */
   rateLimitPrefix: string
-  /** What CLIENT LIST names each connection of the Redis drivers (BullMQ names its own under bullPrefix). */
+  /**
+   * What CLIENT LIST names each connection of the Redis drivers (BullMQ names its own under
+   * bullPrefix). On a cluster ioredis names its subscriber connections
+   * `ioredis-cluster(subscriber):{name}` and `ioredis-cluster(ssubscriber):{name}`.
+   */
   connectionName (role: ConnectionRole): string
 }
 
@@ -86,7 +103,10 @@ export interface AccessTokenKeys {
   fence: string
   /** String '1': a forced refresh was claimed; lives 60 s. */
   forced: string
-  /** Channel (not a key): "a token was stored" / "a refresh ended", to wake the waiters. */
+  /**
+   * Channel (not a key): "a token was stored" / "a refresh ended", to wake the waiters. Plain
+   * pub/sub on a cluster too: the lock scripts publish it, a few times per token lifetime (≤ 2 h).
+   */
   updated: string
 }
 
@@ -105,44 +125,46 @@ export const BULL_QUEUE_STRUCTURES: readonly string[] = Object.freeze([
   'wait', 'paused', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'
 ])
 
-export function redisKeyspace (prefix: string): RedisKeyspace {
-  // CONFIRM writes a login's hash and its code's key in one script.
-  const loginKeys = keyGroup(prefix)
-  const signatureKeys = keyGroup(prefix)
+export function redisKeyspace (prefix: string, layout: RedisLayout = 'single'): RedisKeyspace {
+  const group = keyGroup(prefix, layout)
 
   return {
-    login: (scene) => loginKeys(`login:${scene}`),
-    loginCode: (code) => loginKeys(`code:${sha256(code)}`),
-    loginChannel: (scene) => `${prefix}login-changed:${scene}`,
-    webhookSignature: (signature) => signatureKeys(`webhook-signature:${signature}`),
+    // CONFIRM writes a login's hash and its code's key in one script: both carry the login's tag.
+    login: (scene) => group(loginTag(scene), `login:${scene}`),
+    loginCode: (code) => group(codeTag(code), `code:${sha256(code)}`),
+    loginChannel: (scene) => group(loginTag(scene), `login-changed:${scene}`),
+    webhookSignature: (signature) => `${prefix}webhook-signature:${signature}`,
     oauthState: (state) => `${prefix}oauth:state:${sha256(state)}`,
     oauthUserTokens: (appId, openid) => `${prefix}oauth:user:${userTokenId(appId, openid)}`,
 
     accessToken (appId) {
-      // The lock scripts touch the token, its lock and its fence together.
-      const tokenKeys = keyGroup(prefix)
+      // The lock scripts touch the token, its lock and its fence together: one tag per app id.
       const token = `wechat:access-token:${appId}`
       return {
-        token: tokenKeys(token),
-        lock: tokenKeys(`${token}:lock`),
-        fence: tokenKeys(`${token}:fence`),
-        forced: tokenKeys(`${token}:forced`),
+        token: group(appId, token),
+        lock: group(appId, `${token}:lock`),
+        fence: group(appId, `${token}:fence`),
+        forced: group(appId, `${token}:forced`),
         updated: `${prefix}${token}:updated`
       }
     },
 
-    bullPrefix: `${prefix}bull`,
+    bullPrefix: layout === 'single' ? `${prefix}bull` : `${prefix}{bull}`,
     rateLimitPrefix: `${prefix}rate-limit:`,
     connectionName: (role) => `${prefix}${role}`
   }
 }
 
 /**
- * Names the keys of one group: keys that one Lua script or transaction touches together. Today a
- * key is the deployment's prefix and its name. Redis Cluster runs a multi-key script only when all
- * its keys hash to one slot; adding Cluster support gives each group its own hash tag here (and a
- * tag in bullPrefix, as BullMQ asks), and nowhere else. Channels need none: they are not keys.
+ * Names the keys of a group: keys that one Lua script or transaction touches together, named by
+ * the group's tag. On one Redis a name is the deployment's prefix and the name, the tag unused (the
+ * names the README documents, unchanged so that a rolling upgrade strands nothing). Redis Cluster
+ * runs a multi-key script only when all its keys hash to one slot: there the tag goes in braces
+ * after the prefix, and Redis hashes only what is inside. One tag per login and per app id, not one
+ * for all, so the groups spread over every node. A key no script shares with another needs no tag:
+ * its whole name spreads it. REDIS_PREFIX allows no braces, so the tag is always the first pair.
  */
-function keyGroup (prefix: string): (name: string) => string {
-  return (name) => `${prefix}${name}`
+function keyGroup (prefix: string, layout: RedisLayout): (tag: string, name: string) => string {
+  if (layout === 'single') return (_tag, name) => `${prefix}${name}`
+  return (tag, name) => `${prefix}{${tag}}${name}`
 }

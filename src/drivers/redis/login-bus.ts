@@ -1,5 +1,6 @@
-import type { Redis } from 'ioredis'
+import { Cluster } from 'ioredis'
 import type { BusListener, LoginBus } from '../../login/bus.js'
+import type { RedisClient } from './connections.js'
 
 interface Channel {
   listeners: Set<BusListener>
@@ -10,49 +11,87 @@ interface Channel {
 const NO_SCAN_TIME = '1'
 
 /**
+ * The pub/sub commands of one layout. One Redis: SUBSCRIBE/PUBLISH, and ioredis resubscribes on
+ * its 'ready'. A cluster: sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis 7), so a publish reaches only
+ * the node that owns the channel's slot instead of every node; ioredis keeps one subscriber
+ * connection per master and, after it replaced one, emits 'subscribersReady'. A sharded command
+ * takes channels of one slot only: one command per channel.
+ */
+interface PubSub {
+  message: 'message' | 'smessage'
+  resubscribed: 'ready' | 'subscribersReady'
+  subscribe (names: string[]): Promise<unknown>
+  unsubscribe (names: string[]): Promise<unknown>
+  publish (name: string, message: string): Promise<unknown>
+}
+
+function pubSubOf (publisher: RedisClient, subscriber: RedisClient): PubSub {
+  if (!(subscriber instanceof Cluster)) {
+    return {
+      message: 'message',
+      resubscribed: 'ready',
+      subscribe: (names) => subscriber.subscribe(...names),
+      unsubscribe: (names) => subscriber.unsubscribe(...names),
+      publish: (name, message) => publisher.publish(name, message)
+    }
+  }
+  return {
+    message: 'smessage',
+    resubscribed: 'subscribersReady',
+    subscribe: (names) => Promise.all(names.map((name) => subscriber.ssubscribe(name))),
+    unsubscribe: (names) => Promise.all(names.map((name) => subscriber.sunsubscribe(name))),
+    publish: (name, message) => publisher.spublish(name, message)
+  }
+}
+
+/**
  * One Redis subscription per scene per instance, however many sockets watch it; dropped when the
  * last listener leaves (one closing socket must not unsubscribe the others). A message is "1" or the
  * scan's receive time in epoch ms.
  */
-export function createRedisLoginBus (publisher: Redis, subscriber: Redis, channelName: (scene: string) => string, onResubscribed?: () => void): LoginBus {
+export function createRedisLoginBus (publisher: RedisClient, subscriber: RedisClient, channelName: (scene: string) => string, onResubscribed?: () => void): LoginBus {
+  const pubSub = pubSubOf(publisher, subscriber)
   const channels = new Map<string, Channel>()
   /** Left while the connection was down: ioredis will resubscribe them on reconnect unless told not to. */
   const dropWhenBack = new Set<string>()
   let connectedOnce = subscriber.status === 'ready'
 
-  subscriber.on('message', (channel: string, message: string) => {
+  subscriber.on(pubSub.message, (channel: string, message: string) => {
     const scanReceivedAt = message === NO_SCAN_TIME ? undefined : Number(message)
     for (const listener of channels.get(channel)?.listeners ?? []) listener(Number.isFinite(scanReceivedAt) ? scanReceivedAt : undefined)
   })
   // Pub/sub is at most once: after a reconnect every watcher looks again, but only once the channels
-  // are subscribed again (ioredis emits 'ready' before it resubscribes), or a change could fall between.
-  subscriber.on('ready', () => {
-    if (!connectedOnce) { connectedOnce = true; return }
+  // are subscribed again (ioredis announces the reconnect before its resubscriptions are answered),
+  // or a change could fall between. Subscribing again here, on the same connections, is answered
+  // after them. (On a cluster 'subscribersReady' also comes at start, before any subscription.)
+  subscriber.on(pubSub.resubscribed, () => {
+    if (pubSub.resubscribed === 'ready' && !connectedOnce) { connectedOnce = true; return }
+    if (channels.size === 0 && dropWhenBack.size === 0 && pubSub.resubscribed === 'subscribersReady') return
     resubscribed().catch(() => {
-      // The connection dropped again; the next 'ready' repeats this.
+      // The connection dropped again; the next announcement repeats this.
     })
   })
 
   async function resubscribed (): Promise<void> {
     const stale = [...dropWhenBack].filter((name) => !channels.has(name))
     dropWhenBack.clear()
-    if (stale.length > 0) await subscriber.unsubscribe(...stale)
+    if (stale.length > 0) await pubSub.unsubscribe(stale)
     const live = [...channels.keys()]
-    if (live.length > 0) await subscriber.subscribe(...live)
+    if (live.length > 0) await pubSub.subscribe(live)
     for (const name of live) for (const listener of channels.get(name)?.listeners ?? []) listener()
     onResubscribed?.()
   }
 
   return {
     async publish (scene, scanReceivedAt) {
-      await publisher.publish(channelName(scene), scanReceivedAt === undefined ? NO_SCAN_TIME : String(scanReceivedAt))
+      await pubSub.publish(channelName(scene), scanReceivedAt === undefined ? NO_SCAN_TIME : String(scanReceivedAt))
     },
 
     async subscribe (scene, listener) {
       const name = channelName(scene)
       let channel = channels.get(name)
       if (channel === undefined) {
-        const created: Channel = { listeners: new Set(), subscribed: subscriber.subscribe(name) }
+        const created: Channel = { listeners: new Set(), subscribed: pubSub.subscribe([name]) }
         created.subscribed.catch(() => { if (channels.get(name) === created) channels.delete(name) })
         channels.set(name, created)
         channel = created
@@ -74,7 +113,7 @@ export function createRedisLoginBus (publisher: Redis, subscriber: Redis, channe
           return
         }
         try {
-          await subscriber.unsubscribe(name)
+          await pubSub.unsubscribe([name])
         } catch (error) {
           dropWhenBack.add(name)
           throw error

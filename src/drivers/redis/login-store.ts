@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis'
+import type { Result } from 'ioredis'
+import type { RedisClient } from './connections.js'
 import type { LoginStore } from '../../login/store.js'
 import type { Identity, LoginRecord, Requester, StoredStatus, TransitionResult } from '../../login/types.js'
 import type { RedisKeyspace } from './keys.js'
@@ -75,7 +76,7 @@ declare module 'ioredis' {
 }
 
 /** A login is a hash, so transitions touch single fields inside Lua without JSON round trips. */
-export function createRedisLoginStore (redis: Redis, keys: Pick<RedisKeyspace, 'login' | 'loginCode'>): LoginStore {
+export function createRedisLoginStore (redis: RedisClient, keys: Pick<RedisKeyspace, 'login' | 'loginCode'>): LoginStore {
   redis.defineCommand('wqlMarkScanned', { numberOfKeys: 1, lua: MARK_SCANNED })
   redis.defineCommand('wqlReleaseScan', { numberOfKeys: 1, lua: RELEASE_SCAN })
   redis.defineCommand('wqlConfirm', { numberOfKeys: 2, lua: CONFIRM })

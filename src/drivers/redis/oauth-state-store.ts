@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis'
+import type { Result } from 'ioredis'
+import type { RedisClient } from './connections.js'
 import type { OAuthStateStore, StateClaim, StateStatus, StoredState } from '../../oauth/state-store.js'
 import type { Display, OAuthFlow, OAuthScope, OAuthStateRecord, Purpose } from '../../oauth/types.js'
 import type { RedisKeyspace } from './keys.js'
@@ -36,7 +37,7 @@ declare module 'ioredis' {
 }
 
 /** One hash per state, so the claim touches single fields inside Lua. */
-export function createRedisOAuthStateStore (redis: Redis, keys: Pick<RedisKeyspace, 'oauthState'>): OAuthStateStore {
+export function createRedisOAuthStateStore (redis: RedisClient, keys: Pick<RedisKeyspace, 'oauthState'>): OAuthStateStore {
   redis.defineCommand('wqlClaimOAuthState', { numberOfKeys: 1, lua: CLAIM })
   redis.defineCommand('wqlSettleOAuthState', { numberOfKeys: 1, lua: SETTLE })
   const key = keys.oauthState

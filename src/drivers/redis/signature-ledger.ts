@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis'
+import type { Result } from 'ioredis'
+import type { RedisClient } from './connections.js'
 import type { SignatureClaim, SignatureLedger } from '../../wechat/signature-ledger.js'
 
 const CLAIM = `
@@ -18,7 +19,7 @@ declare module 'ioredis' {
 }
 
 /** Shared by every instance: a signature reused on another instance is caught too. */
-export function createRedisSignatureLedger (redis: Redis, keyOf: (signature: string) => string): SignatureLedger {
+export function createRedisSignatureLedger (redis: RedisClient, keyOf: (signature: string) => string): SignatureLedger {
   redis.defineCommand('wqlClaimSignature', { numberOfKeys: 1, lua: CLAIM })
   return {
     claim (signature, fingerprint, ttlMs) {

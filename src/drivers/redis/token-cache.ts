@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis'
+import type { Result } from 'ioredis'
+import type { RedisClient } from './connections.js'
 import type { CachedToken, TokenCache } from '../../wechat/access-token.js'
 import { createWakeups } from '../wakeups.js'
 import type { AccessTokenKeys } from './keys.js'
@@ -56,7 +57,7 @@ export interface RedisTokenCache extends TokenCache {
  * refresh lock. `subscriber` is a connection of its own (a subscribed connection does nothing else):
  * it carries the "a token was stored / a refresh ended" notifications to the waiters.
  */
-export function createRedisTokenCache (redis: Redis, subscriber: Redis, keys: AccessTokenKeys): RedisTokenCache {
+export function createRedisTokenCache (redis: RedisClient, subscriber: RedisClient, keys: AccessTokenKeys): RedisTokenCache {
   redis.defineCommand('wqlAcquireTokenLock', { numberOfKeys: 2, lua: ACQUIRE })
   redis.defineCommand('wqlReleaseTokenLock', { numberOfKeys: 1, lua: RELEASE })
   redis.defineCommand('wqlSetTokenIfFenced', { numberOfKeys: 2, lua: SET_IF_FENCED })
