@@ -10,7 +10,8 @@ import { allowedOrigins } from '../../src/config.js'
  * helmet's headers depend only on these options, so they are computed once at boot and the same
  * strings are set on every response (@fastify/helmet rebuilt helmet, the CSP included, on every
  * request: a tenth of the webhook's CPU at a few thousand pushes a second). A WebSocket upgrade
- * gets none: a 101 has no document for them to protect, and every socket would keep them.
+ * gets none: a 101 has no document for them to protect, and every socket would keep them. Nor does
+ * a route that says `securityHeaders: false` (WeChat's webhook: a server reads it, not a browser).
  */
 export default fp(async function helmetPlugin (fastify) {
   const { config, endpoints } = fastify
@@ -39,7 +40,7 @@ export default fp(async function helmetPlugin (fastify) {
   })
   fastify.addHook('onRequest', (request, reply, done) => {
     // Node's parser sets `upgrade` (not in @types/node 20) on a request answered by an upgrade.
-    if ((request.raw as { upgrade?: boolean }).upgrade !== true) reply.headers(headers)
+    if (request.routeOptions.config.securityHeaders !== false && (request.raw as { upgrade?: boolean }).upgrade !== true) reply.headers(headers)
     done()
   })
 }, { name: 'helmet', fastify: '5.x', dependencies: ['config', 'endpoints'] })
@@ -61,4 +62,11 @@ export function helmetHeaders (options: HelmetOptions): Record<string, string> {
 function websocketOrigins (publicUrl: string): string[] {
   const url = new URL(publicUrl)
   return [`${url.protocol === 'https:' ? 'wss' : 'ws'}://${url.host}`]
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** false: a route no browser reads (WeChat's webhook) gets no security headers. */
+    securityHeaders?: boolean
+  }
 }

@@ -48,8 +48,9 @@ function urlCheckFingerprint (echostr: string): string {
 /**
  * WeChat reads only the status of a refusal: Fastify's own refusals here carry their code alone.
  * Every push logs its own line (a queued scan, a refusal): Fastify's request lines go to debug.
+ * WeChat's servers are no browser: the browser security headers would be bytes on every answer.
  */
-const WECHAT_FACING = { codeOnlyErrors: true, requestLog: 'outcome' } as const
+const WECHAT_FACING = { codeOnlyErrors: true, requestLog: 'outcome', securityHeaders: false } as const
 
 const webhook: FastifyPluginAsyncTypebox = async (fastify) => {
   const { config, drivers, metrics, scanIntake } = fastify

@@ -65,15 +65,22 @@ const results = await inScope(async (scope): Promise<Results> => {
     process.stderr.write(` ${((Date.now() - started) / 1000).toFixed(1)} s\n`)
     return value
   }
-  scenarios.push(await step('ingest', () => ingest(bench)))
-  scenarios.push(...await step('scan to page, one instance; QR creations', () => oneInstance(bench)))
-  const two = await step('scan to page, two instances; polling pages', () => twoInstances(bench))
-  scenarios.push(...two.scenarios)
-  Object.assign(series, two.series)
-  const idle = await step('idle sockets; logins flowing past them', () => idleSockets(bench))
-  scenarios.push(...idle.scenarios)
-  Object.assign(series, idle.series)
-  scenarios.push(await step('token fetches', () => tokenFetches(bench)))
+  // BENCH_ONLY=ingest,two (ingest, one, two, idle, tokens): a part, while working on it.
+  const only = process.env.BENCH_ONLY?.split(',')
+  const runs = (part: string) => only === undefined || only.includes(part)
+  if (runs('ingest')) scenarios.push(await step('ingest', () => ingest(bench)))
+  if (runs('one')) scenarios.push(...await step('scan to page, one instance; QR creations', () => oneInstance(bench)))
+  if (runs('two')) {
+    const two = await step('scan to page, two instances; polling pages', () => twoInstances(bench))
+    scenarios.push(...two.scenarios)
+    Object.assign(series, two.series)
+  }
+  if (runs('idle')) {
+    const idle = await step('idle sockets; logins flowing past them', () => idleSockets(bench))
+    scenarios.push(...idle.scenarios)
+    Object.assign(series, idle.series)
+  }
+  if (runs('tokens')) scenarios.push(await step('token fetches', () => tokenFetches(bench)))
   const rounded = Object.fromEntries(Object.entries(series).map(([id, values]) => [id, values.map((value) => Math.round(value * 100) / 100).sort((a, b) => a - b)]))
   return { generatedAt: new Date().toISOString(), scale: scale.name, machine: about, scenarios, series: rounded }
 })
