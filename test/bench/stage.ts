@@ -100,12 +100,14 @@ export async function startOurs (scope: Scope, bench: Bench, { prefix, emulatorU
     WECHAT_MP_BASE: emulatorUrl,
     SPOOL_DIR: spool,
     LOGIN_TTL_SECONDS: '900',
-    LOG_LEVEL: 'warn',
+    // As in production: one line per login step and per queued scan, written where nobody reads them.
+    LOG_LEVEL: 'info',
     ...NO_LIMITS,
     ...env
   }, {
     execArgv,
     ipc: memory,
+    stdout: 'discard',
     ready: (started) => Promise.race([
       waitFor(() => fetch(`${url}/readyz`).then((response) => response.ok, () => false), { timeoutMs: 60_000, intervalMs: 50, what: 'the service to be ready' }),
       started.exited.then(({ code, signal }) => { throw new Error(`the service exited (${code ?? signal}) before it was ready`) })

@@ -37,6 +37,11 @@ export interface StartOptions {
    * The benchmark logs only warnings and asks /readyz instead.
    */
   ready?: (service: ServiceProcess) => Promise<unknown>
+  /**
+   * 'discard': its log lines go to /dev/null unread (the benchmark: a service logging at info as in
+   * production, without the benchmark's own process parsing thousands of lines a second).
+   */
+  stdout?: 'parse' | 'discard'
 }
 
 /**
@@ -44,10 +49,10 @@ export interface StartOptions {
  * says it started). Killed at the end of the scope if still running.
  */
 export async function startService (scope: Scope, entry: keyof typeof ENTRIES, env: Record<string, string>, options: StartOptions = {}): Promise<ServiceProcess> {
-  const { execArgv = [], ipc = false, ready = (started: ServiceProcess) => started.waitForLog((line) => line.msg === 'worker started' || String(line.msg).startsWith('Server listening at'), 'it started') } = options
+  const { execArgv = [], ipc = false, stdout = 'parse', ready = (started: ServiceProcess) => started.waitForLog((line) => line.msg === 'worker started' || String(line.msg).startsWith('Server listening at'), 'it started') } = options
   const child = spawn(process.execPath, [...execArgv, ENTRIES[entry]], {
     env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe']
+    stdio: ['ignore', stdout === 'parse' ? 'pipe' : 'ignore', 'pipe', ...(ipc ? ['ipc' as const] : [])]
   })
   const logs: LogLine[] = []
   const waiters = new Set<{ matches: (line: LogLine) => boolean, resolve: (line: LogLine) => void }>()
