@@ -28,6 +28,8 @@ export const ConfigSchema = Type.Object({
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({
     description: 'Comma-separated host:port of Redis Cluster nodes (Redis ≥ 7), instead of REDIS_URL: the state on a cluster'
   })),
+  REDIS_CLUSTER_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'The ACL user of every cluster node (with REDIS_CLUSTER_NODES); unset: "default"' })),
+  REDIS_CLUSTER_PASSWORD: Type.Optional(SecretString('The password of every cluster node (with REDIS_CLUSTER_NODES; one Redis takes its password in REDIS_URL)')),
   REDIS_PREFIX: Type.String({ default: 'wql:', pattern: '^[A-Za-z0-9:_.-]{1,64}$' }),
 
   WECHAT_APP_ID: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$' }),
@@ -220,13 +222,24 @@ function parseClusterNodes (value: string): RedisNode[] | string {
   return nodes
 }
 
-function redisConfigProblem (config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>): string | null {
-  if (config.REDIS_CLUSTER_NODES === undefined) return null
+function redisConfigProblem (config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_CLUSTER_USERNAME' | 'REDIS_CLUSTER_PASSWORD'>): string | null {
+  if (config.REDIS_CLUSTER_NODES === undefined) {
+    const stray = config.REDIS_CLUSTER_USERNAME !== undefined ? 'REDIS_CLUSTER_USERNAME' : config.REDIS_CLUSTER_PASSWORD !== undefined ? 'REDIS_CLUSTER_PASSWORD' : null
+    return stray === null ? null : `${stray} is set without REDIS_CLUSTER_NODES: it is for a Redis Cluster (one Redis takes its credentials in REDIS_URL, redis://user:password@host:port)`
+  }
   if (config.REDIS_URL !== undefined) {
     return 'REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a Redis Cluster, not both'
   }
   const nodes = parseClusterNodes(config.REDIS_CLUSTER_NODES)
   return typeof nodes === 'string' ? nodes : null
+}
+
+/** The credentials every cluster node asks for (REDIS_CLUSTER_USERNAME, REDIS_CLUSTER_PASSWORD), as ioredis takes them. */
+export function redisClusterCredentials (config: Pick<Config, 'REDIS_CLUSTER_USERNAME' | 'REDIS_CLUSTER_PASSWORD'>): { username?: string, password?: string } {
+  return {
+    ...(config.REDIS_CLUSTER_USERNAME === undefined ? {} : { username: config.REDIS_CLUSTER_USERNAME }),
+    ...(config.REDIS_CLUSTER_PASSWORD === undefined ? {} : { password: config.REDIS_CLUSTER_PASSWORD })
+  }
 }
 
 /** REDIS_CLUSTER_NODES as nodes; empty when unset (loadConfig has refused a malformed value). */

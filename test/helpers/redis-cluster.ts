@@ -32,9 +32,9 @@ export function clusterToolsProblem (): string | null {
 }
 
 /** Every node answers cluster_state:ok: each knows all 16384 slots are served. */
-async function clusterReady (ports: number[]): Promise<boolean> {
+async function clusterReady (ports: number[], password?: string): Promise<boolean> {
   const states = await Promise.all(ports.map(async (port) => {
-    const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+    const redis = new Redis({ host: '127.0.0.1', port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
     redis.on('error', () => {})
     try {
       await redis.connect()
@@ -48,7 +48,8 @@ async function clusterReady (ports: number[]): Promise<boolean> {
   return states.every(Boolean)
 }
 
-export async function startRedisCluster (): Promise<RedisClusterServer> {
+/** `password`: every node asks for it (requirepass), as a managed cluster does. */
+export async function startRedisCluster ({ password }: { password?: string } = {}): Promise<RedisClusterServer> {
   const problem = clusterToolsProblem()
   if (problem !== null) throw new Error(problem)
   const dir = mkdtempSync(join(tmpdir(), 'wql-redis-cluster-'))
@@ -76,14 +77,17 @@ export async function startRedisCluster (): Promise<RedisClusterServer> {
     for (const port of ports) {
       children.push(spawn('redis-server', [
         '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-        '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--save', '', '--appendonly', 'no', '--dir', dir
+        '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--save', '', '--appendonly', 'no', '--dir', dir,
+        ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password])
       ], { stdio: 'ignore' }))
     }
-    await Promise.all(ports.map((port) => waitForRedis(`redis://127.0.0.1:${port}`, 10_000)))
+    const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`
+    await Promise.all(ports.map((port) => waitForRedis(`redis://${auth}127.0.0.1:${port}`, 10_000)))
     const nodes = ports.map((port) => `127.0.0.1:${port}`)
-    const created = spawnSync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 })
+    const cliAuth = password === undefined ? [] : ['-a', password, '--no-auth-warning']
+    const created = spawnSync('redis-cli', [...cliAuth, '--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 })
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`)
-    await waitFor(() => clusterReady(ports), { timeoutMs: 20_000, intervalMs: 100, what: 'every cluster node to report cluster_state:ok' })
+    await waitFor(() => clusterReady(ports, password), { timeoutMs: 20_000, intervalMs: 100, what: 'every cluster node to report cluster_state:ok' })
     return { nodes: nodes.join(','), close }
   } catch (error) {
     await close()

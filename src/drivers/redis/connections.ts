@@ -8,7 +8,10 @@ export type RedisClient = Redis | Cluster
  * Where the drivers' Redis is: one server (REDIS_URL), or the masters of a Redis Cluster
  * (REDIS_CLUSTER_NODES; one reachable is enough to find the others).
  */
-export type RedisTarget = { layout: 'single', url: string } | { layout: 'cluster', nodes: ClusterNode[] }
+export type RedisTarget =
+  | { layout: 'single', url: string }
+  /** `credentials`: what every node's AUTH takes (a single Redis has them in its URL). */
+  | { layout: 'cluster', nodes: ClusterNode[], credentials?: { username?: string, password?: string } }
 
 /** A command Redis has not answered in this long fails, so the webhook can still keep the scan on disk within WeChat's 5 s. */
 export const COMMAND_TIMEOUT_MS = 2000
@@ -66,7 +69,7 @@ function connectTo (target: RedisTarget, options: RedisOptions, clusterOptions: 
     // The whole cluster out of reach: try again as one Redis would. A single lost node is found
     // again through the others (ioredis refreshes its slot map), not by reconnecting to it.
     clusterRetryStrategy: reconnectBackoff,
-    redisOptions: nodeOptions
+    redisOptions: { ...nodeOptions, ...target.credentials }
   })
 }
 
