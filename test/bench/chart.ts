@@ -62,7 +62,8 @@ export function latencyChart (title: string, series: readonly Series[]): string 
     parts.push(`<line x1="${PLOT.left}" y1="${legendY}" x2="${PLOT.left + 24}" y2="${legendY}" stroke="${one.color}" stroke-width="3"/>`)
     parts.push(`<text x="${PLOT.left + 32}" y="${legendY}" dominant-baseline="middle">${escape(one.label)}: ${figures}</text>`)
   }
-  const height = HEIGHT + Math.max(0, series.length - 4) * 18
+  // Room below the plot for every legend line.
+  const height = Math.max(HEIGHT, PLOT.bottom + 62 + series.length * 18)
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
