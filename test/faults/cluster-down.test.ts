@@ -1,0 +1,44 @@
+/**
+ * Every node of the Redis Cluster out of reach: ioredis' cluster client fails with errors of its
+ * own ("Cluster isn't ready…", ClusterAllFailedError), which must count as "Redis unavailable" as a
+ * single Redis' do: the webhook keeps the scan in its spool and answers in time, routes answer 503,
+ * the page's socket stays open. (Read as an internal error, the scan would be answered 500 and lost.)
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { build, createLogin, startEmulator } from '../helper.js'
+import { startRedisCluster } from '../helpers/redis-cluster.js'
+import { openLoginSocket } from '../helpers/sockets.js'
+import { waitForLogLine, type LoggedLine } from '../helpers/wait.js'
+
+t.setTimeout(120_000)
+
+t.test('the whole cluster down: the push is spooled and answered success, new logins 503, the page keeps its socket', async (t) => {
+  const cluster = await startRedisCluster()
+  t.after(() => cluster.close())
+  const spool = await mkdtemp(join(tmpdir(), 'wql-cluster-spool-'))
+  t.after(() => rm(spool, { recursive: true, force: true }))
+  const emulator = await startEmulator(t)
+  // No worker: BullMQ's blocking connections, closed while reconnecting, would keep the test alive.
+  const app = await build(t, { driver: 'cluster', emulator, env: { REDIS_CLUSTER_NODES: cluster.nodes, SPOOL_DIR: spool, RUN_WORKER: '0' } })
+  const login = await createLogin(app)
+  const socket = await openLoginSocket(app, login)
+  t.equal((await socket.next()).status, 'pending')
+  const user = emulator.emulator.users[0]
+  if (user === undefined) throw new Error('no test user')
+
+  await cluster.close()
+  const created = await fetch(`${app.url}/api/login/qr`, { method: 'POST' })
+  t.same({ status: created.status, body: await created.json() }, { status: 503, body: { error: 'unavailable' } }, 'a new login: 503, not 500')
+
+  const answer = await emulator.emulator.scan(login.ticket, user.openid)
+  t.same({ status: answer.status, body: answer.body }, { status: 200, body: 'success' }, 'answered success within WeChat\'s 5 s')
+  t.match(await waitForLogLine(app.logs, (line: LoggedLine) => line.msg === 'scan event received'), { outcome: 'spooled' }, 'kept on disk')
+  const names = (await readdir(spool)).filter((name) => name.endsWith('.spool'))
+  const lines = (await Promise.all(names.map((name) => readFile(join(spool, name), 'utf8')))).join('').split('\n').filter((line) => line !== '')
+  t.equal(lines.length, 1, 'one event in the spool')
+  t.match(JSON.parse(lines[0] ?? '{}'), { scan: { scene: login.scene, openid: user.openid } })
+  t.equal(socket.ws.readyState, socket.ws.OPEN, 'the page\'s socket stayed open')
+})
