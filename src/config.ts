@@ -205,8 +205,8 @@ export interface RedisNode {
   port: number
 }
 
-/** One entry of REDIS_CLUSTER_NODES: a name or IPv4 address, or an IPv6 address in brackets, then a port. */
-const CLUSTER_NODE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/
+/** One entry of REDIS_CLUSTER_NODES: a name (Docker's may hold '_') or IPv4 address, or an IPv6 address in brackets, then a port. */
+const CLUSTER_NODE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/
 
 /** The nodes REDIS_CLUSTER_NODES names, or the reason it names none (never echoing the value). */
 function parseClusterNodes (value: string): RedisNode[] | string {

@@ -52,7 +52,7 @@ const { fastify, config } = await runProcess('server', env)
 const { phoneBase } = wechatEndpoints(config, () => listeningOrigin(fastify.server))
 
 console.log(`
-  wechat-qr-login demo (WeChat is emulated; ${isEmbedded(config) ? 'state in this process' : `state in ${config.REDIS_URL ?? `the Redis Cluster at ${config.REDIS_CLUSTER_NODES ?? ''}`}`})
+  wechat-qr-login demo (WeChat is emulated; ${isEmbedded(config) ? 'state in this process' : `state in ${config.REDIS_URL === undefined ? `the Redis Cluster at ${config.REDIS_CLUSTER_NODES ?? ''}` : withoutPassword(config.REDIS_URL)}`})
 
   Login page:     ${local}
   ${lanUrl === undefined ? '' : `On your LAN:    ${lanUrl}  (a phone on the same network can scan the QR)\n  `}Phone page:     the QR links to ${phoneBase ?? 'WeChat'}/scan?ticket=…
@@ -61,3 +61,10 @@ console.log(`
   Confirm mode:   ${config.LOGIN_REQUIRE_CONFIRM ? 'on: after a scan the phone page shows the confirmation link' : 'off (LOGIN_REQUIRE_CONFIRM=1 npm run demo: confirm each login on the phone page)'}
   Exchange codes: curl -X POST ${local}/api/login/exchange -H 'authorization: Bearer ${apiKey}' -H 'content-type: application/json' -d '{"code":"…"}'
 `)
+
+/** A Redis URL fit for a terminal: its password is not printed. */
+function withoutPassword (url: string): string {
+  const parsed = new URL(url)
+  if (parsed.password !== '') parsed.password = '***'
+  return parsed.toString()
+}

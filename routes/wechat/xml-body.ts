@@ -1,5 +1,5 @@
 import { Readable, finished } from 'node:stream'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import xmlBodyParser from 'fastify-xml-body-parser'
 import { XML_PARSER_OPTIONS, hasDtdMarkup } from '../../src/wechat/xml.js'
 import { BodyTooLarge, ForbiddenMarkup } from '../errors.js'
@@ -11,7 +11,7 @@ import { BodyTooLarge, ForbiddenMarkup } from '../errors.js'
  * characters, and refuses DTD markup (DOCTYPE, ENTITY) outside CDATA once the body is complete.
  */
 export function guardXmlStream (limit: number) {
-  return function preParsing (request: FastifyRequest, _reply: unknown, payload: NodeJS.ReadableStream & Readable, done: (error: Error | null, body?: Readable) => void): void {
+  return function preParsing (request: FastifyRequest, reply: FastifyReply, payload: NodeJS.ReadableStream & Readable, done: (error: Error | null, body?: Readable) => void): void {
     const declared = Number(request.headers['content-length'])
     if (Number.isFinite(declared) && declared > limit) {
       done(new BodyTooLarge(limit))
@@ -28,7 +28,10 @@ export function guardXmlStream (limit: number) {
     let received = 0
     const refuse = (error: Error) => {
       payload.removeListener('data', collect)
+      // Read on (unbuffered) so the refusal can be answered, then the connection ends with it: a
+      // client streaming a huge body holds nothing of ours, and not for longer than the answer.
       payload.resume()
+      reply.header('connection', 'close')
       body.destroy(error)
     }
     const collect = (chunk: Buffer) => {

@@ -48,6 +48,15 @@ export function newLoginCode (scene?: string): string {
   return `${tag}${randomBytes(32).toString('base64url')}`
 }
 
+/**
+ * A store's confirm takes only a code of its login (newLoginCode(scene)): checked by every driver,
+ * as a code made otherwise would pass on one Redis and fail only on a cluster (CROSSSLOT), where
+ * its key must sit in its login's slot.
+ */
+export function assertCodeOfLogin (scene: string, code: string): void {
+  if (codeTag(code) !== loginTag(scene)) throw new Error('a login code must carry its login\'s tag: make it with newLoginCode(scene)')
+}
+
 export function sha256 (value: string): string {
   return createHash('sha256').update(value).digest('hex')
 }

@@ -138,6 +138,11 @@ function loginStoreContract (t: Test, driver: DriverCase): void {
     t.equal(await store.markScanned(scanned, now + 3, SCANNER), 'already_confirmed')
     t.equal(await store.deny(scanned, SCANNER, now + 3), 'already_confirmed')
     t.equal((await store.get(scanned))?.code, code, 'a refused confirm leaves the issued code')
+    const other = await liveLogin(store, now)
+    t.equal(await store.markScanned(other, now + 1, SCANNER), 'changed')
+    await t.rejects(store.confirm(other, identityFor(other, now + 2), newCode(scanned), 60_000, now + 2), /carry its login's tag/,
+      'a code made for another login is refused on every driver (on a cluster its key would sit in the wrong slot)')
+    t.equal((await store.get(other))?.status, 'scanned', 'and nothing was confirmed')
 
     t.strictSame(await store.redeemCode(code), identity)
     t.equal(await store.redeemCode(code), null, 'a code redeems once')

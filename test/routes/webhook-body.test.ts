@@ -118,6 +118,7 @@ t.test('a body over the limit sent chunked, without Content-Length, is refused w
   t.same(JSON.parse(answer.body), { error: 'body_too_large' })
   t.ok(sent > limit, 'the body really was over the limit when refused')
   t.ok(sent < limit * 4, 'answered while the body was still being sent')
+  t.match(answer.head, /\r\nconnection: close/i, 'the connection ends with the refusal: the rest of the body is not read on')
   t.same(await queuedScanJobs(t, app), [])
   t.ok(app.logs.some((line) => line.includes('body_too_large')), 'the refusal is logged')
 })

@@ -1,5 +1,5 @@
 import type { LoginStore } from '../../login/store.js'
-import { sha256 } from '../../login/tokens.js'
+import { assertCodeOfLogin, sha256 } from '../../login/tokens.js'
 import type { Identity, LoginRecord, TransitionResult } from '../../login/types.js'
 import { createTtlMap } from '../../util/ttl-map.js'
 
@@ -66,6 +66,7 @@ export function createMemoryLoginStore ({ clock = Date.now }: { clock?: () => nu
     },
 
     async confirm (scene, identity, code, codeTtlMs, now): Promise<TransitionResult> {
+      assertCodeOfLogin(scene, code)
       const record = logins.get(scene)
       const refused = decisionRefused(record, now, identity.openid)
       if (refused !== null || record === undefined) return refused ?? 'missing'

@@ -14,8 +14,9 @@ export type RedisLayout = 'single' | 'cluster'
  * else in the code builds one. Each starts with REDIS_PREFIX, so two deployments can share a Redis,
  * and each is documented here with what it holds, how long it lives, and what a dump reveals.
  *
- * Names below are those of the single layout. The cluster layout inserts a hash tag `{…}` right
- * after the prefix in the names of a group (keyGroup): `{prefix}{tag}login:{scene}` and so on.
+ * Names below are those of the single layout. The cluster layout inserts a hash tag in braces right
+ * after the prefix in the names of a group (keyGroup): with REDIS_PREFIX=wql:, a login's hash is
+ * `wql:{AbC_}login:<scene>`, where AbC_ is its tag (src/login/tokens.ts, loginTag).
  *
  * A dump (SCAN, an RDB or AOF file, a replica) never holds a browser secret, API_KEY, the Token,
  * the EncodingAESKey or the app secret. It does hold the live access token, the openids of recent

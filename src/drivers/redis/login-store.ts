@@ -3,6 +3,7 @@ import type { RedisClient } from './connections.js'
 import type { LoginStore } from '../../login/store.js'
 import type { Identity, LoginRecord, Requester, StoredStatus, TransitionResult } from '../../login/types.js'
 import type { RedisKeyspace } from './keys.js'
+import { assertCodeOfLogin } from '../../login/tokens.js'
 
 // Every transition refuses a login past its expiresAt even while the key still exists (it is kept
 // a while after expiry so late readers see "expired"); confirmed and denied are final. A login
@@ -116,8 +117,9 @@ export function createRedisLoginStore (redis: RedisClient, keys: Pick<RedisKeysp
       return redis.wqlReleaseScan(loginKey(scene), openid)
     },
 
-    confirm (scene, identity, code, codeTtlMs, now) {
-      return redis.wqlConfirm(loginKey(scene), codeKey(code), String(now), identity.openid, code, String(now + codeTtlMs),
+    async confirm (scene, identity, code, codeTtlMs, now) {
+      assertCodeOfLogin(scene, code)
+      return await redis.wqlConfirm(loginKey(scene), codeKey(code), String(now), identity.openid, code, String(now + codeTtlMs),
         JSON.stringify(identity), String(codeTtlMs))
     },
 
