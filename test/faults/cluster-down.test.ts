@@ -8,9 +8,9 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { build, createLogin, startEmulator } from '../helper.js'
+import { build, createLogin, exchange, startEmulator } from '../helper.js'
 import { startRedisCluster } from '../helpers/redis-cluster.js'
-import { openLoginSocket } from '../helpers/sockets.js'
+import { openLoginSocket, waitForStatus } from '../helpers/sockets.js'
 import { waitForLogLine, type LoggedLine } from '../helpers/wait.js'
 
 t.setTimeout(120_000)
@@ -41,4 +41,28 @@ t.test('the whole cluster down: the push is spooled and answered success, new lo
   t.equal(lines.length, 1, 'one event in the spool')
   t.match(JSON.parse(lines[0] ?? '{}'), { scan: { scene: login.scene, openid: user.openid } })
   t.equal(socket.ws.readyState, socket.ws.OPEN, 'the page\'s socket stayed open')
+})
+
+t.test('the whole cluster restarts empty: the page\'s instance hears it, puts its login back, and the scan logs the visitor in', async (t) => {
+  const cluster = await startRedisCluster()
+  t.after(() => cluster.close())
+  const emulator = await startEmulator(t)
+  const app = await build(t, { driver: 'cluster', emulator, env: { REDIS_CLUSTER_NODES: cluster.nodes } })
+  const login = await createLogin(app)
+  const socket = await openLoginSocket(app, login)
+  t.equal((await socket.next()).status, 'pending')
+
+  await cluster.stop()
+  await cluster.start()
+  // Only a page's instance knows its login now. It reads again once its sharded subscriptions are
+  // back (pub/sub may have lost a change meanwhile), finds the login gone and puts it back.
+  await waitForLogLine(app.logs, (line: LoggedLine) => line.msg === 'login lost by the store (Redis restarted without its data): put back as pending', { what: 'the login put back', timeoutMs: 20_000 })
+
+  const user = emulator.emulator.users[0]
+  if (user === undefined) throw new Error('no test user')
+  const answer = await emulator.emulator.scan(login.ticket, user.openid)
+  t.equal(answer.status, 200)
+  const { message } = await waitForStatus(socket, 'confirmed')
+  const redeemed = await exchange(app, message.code ?? '')
+  t.same({ status: redeemed.status, openid: redeemed.body.openid }, { status: 200, openid: user.openid }, 'logged in, without a second scan')
 })

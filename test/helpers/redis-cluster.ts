@@ -15,6 +15,10 @@ import { waitFor } from './wait.js'
 export interface RedisClusterServer {
   /** host:port of each master, comma-separated: REDIS_CLUSTER_NODES. */
   nodes: string
+  /** Stops every node (the whole cluster out of reach) and resolves once they have exited. */
+  stop (): Promise<void>
+  /** Starts them again on the same ports, empty (no persistence) but with their slots, and resolves once the cluster is ok. */
+  start (): Promise<void>
   /** Stops every node and removes their directory. Harmless twice. */
   close (): Promise<void>
 }
@@ -57,23 +61,24 @@ export async function startRedisCluster ({ password }: { password?: string } = {
   const children: ChildProcess[] = []
   let closed = false
 
-  const close = async (): Promise<void> => {
-    if (closed) return
-    closed = true
-    await Promise.all(children.map(async (child) => {
+  const stop = async (): Promise<void> => {
+    const running = children.splice(0)
+    await Promise.all(running.map(async (child) => {
       if (child.exitCode !== null || child.signalCode !== null) return
       const exited = once(child, 'exit')
       child.kill('SIGTERM')
       await exited
     }))
+  }
+  const close = async (): Promise<void> => {
+    if (closed) return
+    closed = true
+    await stop()
     rmSync(dir, { recursive: true, force: true })
   }
-
-  try {
-    while (ports.length < MASTERS) {
-      const port = await freeLoopbackPort()
-      if (!ports.includes(port)) ports.push(port)
-    }
+  const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`
+  // Each node keeps its cluster configuration (its id, its slots, its peers) in nodes-PORT.conf.
+  const startNodes = async (): Promise<void> => {
     for (const port of ports) {
       children.push(spawn('redis-server', [
         '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
@@ -81,14 +86,30 @@ export async function startRedisCluster ({ password }: { password?: string } = {
         ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password])
       ], { stdio: 'ignore' }))
     }
-    const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`
     await Promise.all(ports.map((port) => waitForRedis(`redis://${auth}127.0.0.1:${port}`, 10_000)))
+  }
+  const clusterOk = () => waitFor(() => clusterReady(ports, password), { timeoutMs: 20_000, intervalMs: 100, what: 'every cluster node to report cluster_state:ok' })
+
+  try {
+    while (ports.length < MASTERS) {
+      const port = await freeLoopbackPort()
+      if (!ports.includes(port)) ports.push(port)
+    }
+    await startNodes()
     const nodes = ports.map((port) => `127.0.0.1:${port}`)
     const cliAuth = password === undefined ? [] : ['-a', password, '--no-auth-warning']
     const created = spawnSync('redis-cli', [...cliAuth, '--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 })
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`)
-    await waitFor(() => clusterReady(ports, password), { timeoutMs: 20_000, intervalMs: 100, what: 'every cluster node to report cluster_state:ok' })
-    return { nodes: nodes.join(','), close }
+    await clusterOk()
+    return {
+      nodes: nodes.join(','),
+      stop,
+      async start () {
+        await startNodes()
+        await clusterOk()
+      },
+      close
+    }
   } catch (error) {
     await close()
     throw error
