@@ -10,9 +10,19 @@ import type { ScanJob } from '../../src/jobs/definitions.js'
 import { deleteKeys, redisUrl, uniquePrefix } from '../helpers/redis.js'
 import { deferred, waitFor } from '../helpers/wait.js'
 import { requireClusterNodes } from '../helpers/redis-cluster.js'
-import { captureLog, clusterMasters, driverMatrix, inspector, type DriverCase } from './matrix.js'
+import { captureLog, clusterMasters, driverMatrix, inspector, type DriverCase, type TestDrivers } from './matrix.js'
 
 const scanJob = (): ScanJob => ({ scene: randomBytes(24).toString('base64url'), openid: `o-${randomBytes(8).toString('hex')}`, event: 'SCAN', createTime: String(Date.now()) })
+
+/** A job processed by a running worker and a login subscribed: every kind of connection is up. */
+async function workerAndSubscriberUp (drivers: TestDrivers['drivers']): Promise<void> {
+  const processed = deferred()
+  drivers.startScanWorker(async () => { processed.resolve() }, { concurrency: 1, log: captureLog() })
+  await drivers.loginBus.subscribe(scanJob().scene, () => {})
+  const job = scanJob()
+  await drivers.scanQueue.enqueue(job, job.openid)
+  await processed.promise
+}
 
 function lifecycleContract (t: Test, driver: DriverCase): void {
   t.test('ready and healthy', async (t) => {
@@ -23,12 +33,7 @@ function lifecycleContract (t: Test, driver: DriverCase): void {
 
   t.test('close stops the queue under a running worker; a second close is harmless', async (t) => {
     const { drivers } = await driver.create(t)
-    const processed = deferred()
-    drivers.startScanWorker(async () => { processed.resolve() }, { concurrency: 1, log: captureLog() })
-    await drivers.loginBus.subscribe(scanJob().scene, () => {})
-    const job = scanJob()
-    await drivers.scanQueue.enqueue(job, job.openid)
-    await processed.promise
+    await workerAndSubscriberUp(drivers)
 
     await drivers.close()
     await t.resolves(drivers.close(), 'a second close resolves')
@@ -62,12 +67,7 @@ for (const layout of ['redis', 'cluster'] as const) {
     const servers = layout === 'redis' ? [await inspector(t)] : await clusterMasters(t)
 
     // A processed job proves the worker's connections are up; a subscription, the login subscriber's.
-    const processed = deferred()
-    drivers.startScanWorker(async () => { processed.resolve() }, { concurrency: 1, log: captureLog() })
-    await drivers.loginBus.subscribe(scanJob().scene, () => {})
-    const job = scanJob()
-    await drivers.scanQueue.enqueue(job, job.openid)
-    await processed.promise
+    await workerAndSubscriberUp(drivers)
     const keys = redisKeyspace(prefix, layout === 'redis' ? 'single' : 'cluster')
     const open = await connectionNames(servers, prefix)
     const roles: ConnectionRole[] = ['commands', 'login-subscriber', 'token-subscriber', 'worker']

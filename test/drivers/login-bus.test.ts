@@ -6,6 +6,7 @@ import { redisClusterNodes } from '../../src/config.js'
 import { closeConnection, connect, createCommandConnection, createSubscriberConnection } from '../../src/drivers/redis/connections.js'
 import { redisKeyspace, type RedisLayout } from '../../src/drivers/redis/keys.js'
 import { createRedisLoginBus } from '../../src/drivers/redis/login-bus.js'
+import type { LoginBus } from '../../src/login/bus.js'
 import { requireClusterNodes } from '../helpers/redis-cluster.js'
 import { redisUrl, uniquePrefix } from '../helpers/redis.js'
 import { waitFor } from '../helpers/wait.js'
@@ -32,6 +33,20 @@ function countingListener (): CountingListener {
     next: () => new Promise<void>((resolve) => { waiters.push(resolve) })
   })
   return listener
+}
+
+/**
+ * After a subscriber connection came back: the watcher was told to look again, its scene is
+ * subscribed again, and (the re-read having come after the subscription) a publish is heard.
+ */
+async function toldAndSubscribedAgain (t: Test, { bus, listener, scene, subscriptions }: {
+  bus: LoginBus, listener: CountingListener, scene: string, subscriptions: (scene: string) => Promise<number>
+}): Promise<void> {
+  t.ok(listener.count >= 1, 'after the reconnect the watcher is told to look again (messages may have been lost)')
+  t.equal(await subscriptions(scene), 1, 'the watched scene is subscribed again')
+  const heard = listener.next()
+  await bus.publish(scene)
+  await heard
 }
 
 function loginBusContract (t: Test, driver: DriverCase): void {
@@ -201,13 +216,7 @@ t.test('redis: a subscriber connection killed mid-login', async (t) => {
   await removeLeft()
   await reconnected
   await lookAgain
-  t.ok(keptListener.count >= 1, 'after the reconnect the watcher is told to look again (messages may have been lost)')
-  t.equal(await subscriptions(kept), 1, 'the watched scene is subscribed again')
-
-  // The re-read above came after the subscription was back: a publish now is heard.
-  const heard = keptListener.next()
-  await bus.publish(kept)
-  await heard
+  await toldAndSubscribedAgain(t, { bus, listener: keptListener, scene: kept, subscriptions })
 
   // Whether the scene was left before or after the reconnect, it was unsubscribed before watchers were told.
   t.equal(await subscriptions(left), 0, 'a scene left during the outage holds no subscription afterwards')
@@ -256,12 +265,6 @@ t.test('cluster: a sharded subscriber connection killed mid-login', async (t) =>
   // Leaving while its connection is down: the SSUNSUBSCRIBE may fail with it, but the scene must not come back.
   await removeLeft().catch(() => {})
   await lookAgain
-  t.ok(keptListener.count >= 1, 'after the reconnect the watcher is told to look again (messages may have been lost)')
-  t.equal(await subscriptions(kept), 1, 'the watched scene is subscribed again')
-
-  // The re-read above came after the subscription was back: a publish now is heard.
-  const heard = keptListener.next()
-  await bus.publish(kept)
-  await heard
+  await toldAndSubscribedAgain(t, { bus, listener: keptListener, scene: kept, subscriptions })
   await waitFor(async () => await subscriptions(left) === 0, { what: 'the scene left during the outage to hold no subscription' })
 })
