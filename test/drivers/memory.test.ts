@@ -4,6 +4,7 @@ import { DEDUP_TTL_MS, scanRetryPolicy, type ScanJob } from '../../src/jobs/defi
 import { createMemoryJobQueue } from '../../src/drivers/memory/job-queue.js'
 import { createMemoryLoginBus } from '../../src/drivers/memory/login-bus.js'
 import { createMemoryLoginStore } from '../../src/drivers/memory/login-store.js'
+import { newLoginCode } from '../../src/login/tokens.js'
 import { captureLog } from './matrix.js'
 import { deferred } from '../helpers/wait.js'
 
@@ -73,11 +74,12 @@ t.test('store entries vanish at retention end by the store clock', async (t) => 
   t.after(() => store.close())
   await store.create({ scene: 's', secretHash: 'h', status: 'pending', createdAt: now, expiresAt: now + 1000 }, 500)
   t.equal(await store.markScanned('s', now, 'o'), 'changed')
-  t.equal(await store.confirm('s', { openid: 'o', unionid: null, scene: 's', subscribed: true, confirmedAt: now }, 'code', 200, now), 'changed')
+  const code = newLoginCode('s')
+  t.equal(await store.confirm('s', { openid: 'o', unionid: null, scene: 's', subscribed: true, confirmedAt: now }, code, 200, now), 'changed')
   now += 199
   t.equal(await store.markScanned('s', now, 'o'), 'already_confirmed')
   now += 1
-  t.equal(await store.redeemCode('code'), null, 'the code is gone at its TTL')
+  t.equal(await store.redeemCode(code), null, 'the code is gone at its TTL')
   now += 1299
   t.not(await store.get('s'), null)
   now += 1

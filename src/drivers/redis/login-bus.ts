@@ -1,6 +1,6 @@
 import { Cluster } from 'ioredis'
 import type { BusListener, LoginBus } from '../../login/bus.js'
-import type { RedisClient } from './connections.js'
+import { reconnectBackoff, type RedisClient } from './connections.js'
 
 interface Channel {
   listeners: Set<BusListener>
@@ -67,10 +67,22 @@ export function createRedisLoginBus (publisher: RedisClient, subscriber: RedisCl
   subscriber.on(pubSub.resubscribed, () => {
     if (pubSub.resubscribed === 'ready' && !connectedOnce) { connectedOnce = true; return }
     if (channels.size === 0 && dropWhenBack.size === 0 && pubSub.resubscribed === 'subscribersReady') return
-    resubscribed().catch(() => {
-      // The connection dropped again; the next announcement repeats this.
-    })
+    resubscribeUntilDone(0)
   })
+
+  /**
+   * One Redis: a failure means the connection dropped again, and its next 'ready' repeats this. A
+   * cluster announces its new sharded subscribers before the cluster client itself is ready again
+   * (after the whole cluster was out of reach its slot map comes later): the resubscription fails
+   * then, and nothing would announce again, leaving the pages unread until their expiry. So on a
+   * cluster it is tried again, backing off, until it succeeds or the connection is closed for good.
+   */
+  function resubscribeUntilDone (attempt: number): void {
+    resubscribed().catch(() => {
+      if (!(subscriber instanceof Cluster) || subscriber.status === 'end') return
+      setTimeout(resubscribeUntilDone, reconnectBackoff(attempt + 3), attempt + 1).unref()
+    })
+  }
 
   async function resubscribed (): Promise<void> {
     const stale = [...dropWhenBack].filter((name) => !channels.has(name))
