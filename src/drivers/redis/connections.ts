@@ -111,6 +111,16 @@ export function logConnectionErrors (redis: RedisClient, log: Log): void {
  * before that); disconnect() otherwise, which stops any pending reconnect. Harmless twice.
  */
 export async function closeConnection (redis: RedisClient): Promise<void> {
+  await endConnection(redis)
+  if (redis instanceof Cluster) {
+    // BullMQ marks a cluster client it closed 'end' itself, before ioredis has ended its sockets, and
+    // a slot-map refresh under way may still add a node: whatever the status says, every node's
+    // connection is ended here, or a late one would keep the process alive.
+    for (const node of redis.nodes('all')) node.disconnect()
+  }
+}
+
+async function endConnection (redis: RedisClient): Promise<void> {
   if (redis.status === 'end') return
   if (redis.status !== 'ready') {
     redis.disconnect()
