@@ -11,15 +11,32 @@ const CLOSE_HANDSHAKE_MS = 2000
 /**
  * On shutdown every socket closes with 1001 ("going away"): the page reconnects at once and, through
  * the load balancer, reaches an instance that stays, which sends it the login's current state.
+ * Shutdown goes on once the pages answered (or CLOSE_HANDSHAKE_MS passed): the HTTP server's close
+ * that follows destroys every connection without a response in flight, upgraded ones included,
+ * and a page whose 1001 had not left yet would see 1006 instead.
  */
 function closeSocketsGoingAway (this: FastifyInstance, done: () => void): void {
   const server = this.websocketServer
-  for (const client of server.clients) client.close(CloseCode.goingAway, 'server shutting down')
-  if (server.clients.size > 0) {
-    setTimeout(() => { for (const client of server.clients) client.terminate() }, CLOSE_HANDSHAKE_MS).unref()
-  }
+  const open = [...server.clients].filter((client) => client.readyState !== client.CLOSED)
+  for (const client of open) client.close(CloseCode.goingAway, 'server shutting down')
   server.close()
-  done()
+  if (open.length === 0) {
+    done()
+    return
+  }
+  let waiting = open.length
+  let finished = false
+  const finish = (): void => {
+    if (finished) return
+    finished = true
+    clearTimeout(deadline)
+    done()
+  }
+  const deadline = setTimeout(() => {
+    for (const client of server.clients) client.terminate()
+    finish()
+  }, CLOSE_HANDSHAKE_MS)
+  for (const client of open) client.once('close', () => { if (--waiting === 0) finish() })
 }
 
 /** Sockets pinged by the last tick that have not answered yet. */
