@@ -32,21 +32,20 @@ export function createMetrics ({ defaultMetrics = true }: { defaultMetrics?: boo
   let spoolPending: (() => number) | null = null
   let openSocketCount: (() => number) | null = null
 
-  const logins = new Counter({
-    name: 'wql_logins_total',
-    help: 'Follow-scan logins by the final status they reached: confirmed and denied where the store changed them, expired where a socket watched the QR run out',
-    labelNames: ['status'] as const,
-    registers
-  })
-  for (const status of FINAL_LOGIN_STATUSES) logins.inc({ status }, 0)
+  /** A counter of one label whose every value is exported from the start, at 0 (rate() needs a first sample). */
+  function labelledCounter<L extends string> (name: string, help: string, label: L, values: readonly string[]): Counter<L> {
+    const counter = new Counter({ name, help, labelNames: [label] as const, registers })
+    for (const value of values) counter.inc({ [label]: value } as Partial<Record<L, string>>, 0)
+    return counter
+  }
 
-  const webhookRequests = new Counter({
-    name: 'wql_webhook_requests_total',
-    help: 'Requests to /wechat/webhook by outcome: queued, duplicate, ignored, verified (the console\'s URL check), spooled, or the refusal\'s error code',
-    labelNames: ['outcome'] as const,
-    registers
-  })
-  for (const outcome of WEBHOOK_OUTCOMES) webhookRequests.inc({ outcome }, 0)
+  const logins = labelledCounter('wql_logins_total',
+    'Follow-scan logins by the final status they reached: confirmed and denied where the store changed them, expired where a socket watched the QR run out',
+    'status', FINAL_LOGIN_STATUSES)
+
+  const webhookRequests = labelledCounter('wql_webhook_requests_total',
+    'Requests to /wechat/webhook by outcome: queued, duplicate, ignored, verified (the console\'s URL check), spooled, or the refusal\'s error code',
+    'outcome', WEBHOOK_OUTCOMES)
 
   const metrics = {
     registry,
