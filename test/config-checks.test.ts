@@ -2,41 +2,32 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { EXAMPLE_API_KEY, configWarnings, isPublicHttpsUrl } from '../src/config-checks.js'
-import { ConfigError, loadConfig } from '../src/config.js'
-import { TEST_WECHAT, build } from './helper.js'
+import { ConfigError } from '../src/config.js'
+import { TEST_WECHAT, build, configRefusal } from './helper.js'
 
 const root = join(import.meta.dirname, '..', '..')
-
-function refusal (env: Record<string, string>): Error | null {
-  try {
-    loadConfig({ ...TEST_WECHAT, ...env })
-    return null
-  } catch (error) {
-    return error as Error
-  }
-}
 
 t.test(".env.example's API_KEY, copied as it is, is refused", async (t) => {
   const example = readFileSync(join(root, '.env.example'), 'utf8')
   t.equal(/^API_KEY=(.*)$/m.exec(example)?.[1], EXAMPLE_API_KEY, 'the placeholder the check knows is the one in .env.example')
-  const error = refusal({ API_KEY: EXAMPLE_API_KEY })
+  const error = configRefusal({ API_KEY: EXAMPLE_API_KEY })
   t.type(error, ConfigError)
   t.match(error?.message, /API_KEY is \.env\.example's placeholder/)
   t.notMatch(error?.message, EXAMPLE_API_KEY, 'named, not quoted')
-  t.equal(refusal({ API_KEY: 'a-key-of-our-own-0123456789' }), null)
+  t.equal(configRefusal({ API_KEY: 'a-key-of-our-own-0123456789' }), null)
 })
 
 t.test('the emulator refuses to run with a public https PUBLIC_URL', async (t) => {
   for (const url of ['https://login.example.com', 'https://203.0.113.7', 'https://[2001:db8::1]:8443']) {
-    const error = refusal({ WECHAT_EMULATOR: '1', PUBLIC_URL: url })
+    const error = configRefusal({ WECHAT_EMULATOR: '1', PUBLIC_URL: url })
     t.type(error, ConfigError, url)
     t.match(error?.message, /WECHAT_EMULATOR=1 with a public https PUBLIC_URL/)
   }
-  t.match(refusal({ WECHAT_EMULATOR: '1', WECHAT_EMULATOR_PUBLIC_URL: 'https://phone.example.com' })?.message, /WECHAT_EMULATOR_PUBLIC_URL/, 'nor where it tells phones to go')
+  t.match(configRefusal({ WECHAT_EMULATOR: '1', WECHAT_EMULATOR_PUBLIC_URL: 'https://phone.example.com' })?.message, /WECHAT_EMULATOR_PUBLIC_URL/, 'nor where it tells phones to go')
   for (const url of ['http://localhost:3000', 'http://192.168.1.20:3000', 'https://localhost:3443', 'https://10.1.2.3', 'https://demo.test', 'https://[::1]:3443', 'http://login.example.com']) {
-    t.equal(refusal({ WECHAT_EMULATOR: '1', PUBLIC_URL: url }), null, `${url} is a laptop's, a LAN's, or not https`)
+    t.equal(configRefusal({ WECHAT_EMULATOR: '1', PUBLIC_URL: url }), null, `${url} is a laptop's, a LAN's, or not https`)
   }
-  t.equal(refusal({ PUBLIC_URL: 'https://login.example.com' }), null, 'without the emulator a public URL is the point')
+  t.equal(configRefusal({ PUBLIC_URL: 'https://login.example.com' }), null, 'without the emulator a public URL is the point')
   t.notOk(isPublicHttpsUrl('https://172.20.0.5'), 'a private network')
   t.ok(isPublicHttpsUrl('https://172.32.0.5'), 'just outside it')
 })

@@ -118,3 +118,13 @@ export async function exchange (target: Pick<TestApp, 'url'>, code: string, apiK
   })
   return { status: response.status, body: await response.json() as Record<string, unknown> }
 }
+
+/** The error loadConfig refuses the test credentials plus `env` with, or null when it accepts them. */
+export function configRefusal (env: Record<string, string>): Error | null {
+  try {
+    loadConfig({ ...TEST_WECHAT, ...env })
+    return null
+  } catch (error) {
+    return error as Error
+  }
+}

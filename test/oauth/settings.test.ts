@@ -5,39 +5,30 @@ import { checkReturnTo, withCode } from '../../src/oauth/return-to.js'
 import { enabledFlows, oauthEnabled, returnOrigins } from '../../src/oauth/settings.js'
 import { isOurState, newState } from '../../src/oauth/state.js'
 import { createSealer, deriveKey, parseTokenEncKey } from '../../src/oauth/token-cipher.js'
-import { TEST_WECHAT, build } from '../helper.js'
+import { TEST_WECHAT, build, configRefusal } from '../helper.js'
 import { TEST_OPEN_APP, TEST_TOKEN_ENC_KEY } from './helper.js'
-
-function refusal (env: Record<string, string>): Error | null {
-  try {
-    loadConfig({ ...TEST_WECHAT, ...env })
-    return null
-  } catch (error) {
-    return error as Error
-  }
-}
 
 t.test('OAuth configured: an Open app or ALLOWED_RETURN_ORIGINS (or the emulator); only then TOKEN_ENC_KEY is required', async (t) => {
   t.equal(oauthEnabled(loadConfig({ ...TEST_WECHAT })), false, 'follow-scan alone: OAuth off')
-  t.equal(refusal({ TOKEN_ENC_KEY: 'not a key' }), null, 'a bad key stops nothing while OAuth is off')
+  t.equal(configRefusal({ TOKEN_ENC_KEY: 'not a key' }), null, 'a bad key stops nothing while OAuth is off')
 
   const configurations: Array<Record<string, string>> = [{ ...TEST_OPEN_APP }, { ALLOWED_RETURN_ORIGINS: 'https://shop.example.com' }]
   for (const env of configurations) {
-    const missing = refusal(env)
+    const missing = configRefusal(env)
     t.type(missing, ConfigError, `${Object.keys(env).join('+')} without TOKEN_ENC_KEY is refused`)
     t.match(missing?.message, /TOKEN_ENC_KEY is required because OAuth is configured/)
     for (const bad of ['short', Buffer.alloc(31).toString('base64'), Buffer.alloc(33).toString('base64'), `${TEST_TOKEN_ENC_KEY.slice(0, 42)}B=`]) {
-      const error = refusal({ ...env, TOKEN_ENC_KEY: bad })
+      const error = configRefusal({ ...env, TOKEN_ENC_KEY: bad })
       t.match(error?.message, /TOKEN_ENC_KEY must be 32 bytes/, `refused: ${bad.length} characters`)
       t.notMatch(error?.message, bad, 'without quoting it')
     }
     t.ok(oauthEnabled(loadConfig({ ...TEST_WECHAT, ...env, TOKEN_ENC_KEY: TEST_TOKEN_ENC_KEY })))
   }
-  t.equal(refusal({ WECHAT_EMULATOR: '1' }), null, 'the emulator makes up a key')
-  t.match(refusal({ WECHAT_EMULATOR: '1', TOKEN_ENC_KEY: 'bad' })?.message, /TOKEN_ENC_KEY must be/, 'but a given one must be good')
-  t.match(refusal({ WECHAT_OPEN_APP_ID: 'wxopen', TOKEN_ENC_KEY: TEST_TOKEN_ENC_KEY })?.message, /WECHAT_OPEN_APP_ID and WECHAT_OPEN_APP_SECRET go together/)
-  t.match(refusal({ WECHAT_OPEN_APP_SECRET: 'x', TOKEN_ENC_KEY: TEST_TOKEN_ENC_KEY })?.message, /go together/)
-  t.match(refusal({ ALLOWED_RETURN_ORIGINS: 'shop.example.com', TOKEN_ENC_KEY: TEST_TOKEN_ENC_KEY })?.message, /ALLOWED_RETURN_ORIGINS/)
+  t.equal(configRefusal({ WECHAT_EMULATOR: '1' }), null, 'the emulator makes up a key')
+  t.match(configRefusal({ WECHAT_EMULATOR: '1', TOKEN_ENC_KEY: 'bad' })?.message, /TOKEN_ENC_KEY must be/, 'but a given one must be good')
+  t.match(configRefusal({ WECHAT_OPEN_APP_ID: 'wxopen', TOKEN_ENC_KEY: TEST_TOKEN_ENC_KEY })?.message, /WECHAT_OPEN_APP_ID and WECHAT_OPEN_APP_SECRET go together/)
+  t.match(configRefusal({ WECHAT_OPEN_APP_SECRET: 'x', TOKEN_ENC_KEY: TEST_TOKEN_ENC_KEY })?.message, /go together/)
+  t.match(configRefusal({ ALLOWED_RETURN_ORIGINS: 'shop.example.com', TOKEN_ENC_KEY: TEST_TOKEN_ENC_KEY })?.message, /ALLOWED_RETURN_ORIGINS/)
 })
 
 t.test('defaults and derived settings', async (t) => {
