@@ -140,3 +140,25 @@ t.test('one heartbeat for every socket: a socket that answers pings stays, one t
   t.equal(alive.ws.readyState, WebSocket.OPEN, 'the socket that answers is kept')
   t.ok(app.logs.some((line) => line.includes('missed their pong')), 'the drop is logged')
 })
+
+t.test('the heartbeat pings many sockets slice by slice: every socket is pinged each interval, a silent one in a later slice is dropped', async (t) => {
+  const app = await build(t, { emulator: await startEmulator(t), env: { SOCKET_PING_SECONDS: '1', SOCKET_LIMIT_PER_IP: '0', RATE_LIMIT_SOCKET_PER_IP: '0' } })
+  // More than one slice holds (32 at least): the sweep goes on after its first slice.
+  const count = 80
+  const sockets = await Promise.all(Array.from({ length: count }, async (_, index) => {
+    const silent = index === count - 1
+    const ws = new WebSocket(`${app.url.replace(/^http/, 'ws')}/api/login/ws`, { autoPong: !silent })
+    t.after(() => ws.terminate())
+    const counted = { ws, pings: 0 }
+    ws.on('ping', () => { counted.pings++ })
+    await once(ws, 'open')
+    return counted
+  }))
+  const silent = sockets[count - 1]
+  if (silent === undefined) throw new Error('no silent socket')
+  const [code] = await once(silent.ws, 'close') as [number]
+  t.equal(code, 1006, 'the silent socket, in the last slice, was dropped')
+  const answering = sockets.slice(0, -1)
+  t.ok(answering.every((socket) => socket.pings >= 1), 'every other socket was pinged, those of later slices included')
+  t.ok(answering.every((socket) => socket.ws.readyState === WebSocket.OPEN), 'and kept: each answered')
+})
