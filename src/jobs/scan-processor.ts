@@ -78,11 +78,23 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, requireCon
 
     const confirmedAt = now()
     const identity = { openid: user.openid, unionid: user.unionid, subscribed: user.subscribed, scene, confirmedAt, flow: 'scan' as const }
-    const confirmed = await store.confirm(scene, identity, newLoginCode(scene), codeTtlMs, confirmedAt)
+    // The publish is sent with the confirm, not after its answer: both leave in one write and Redis
+    // runs them in order, so the page's instance looks again one round trip sooner. It goes out
+    // whatever the confirm answers: for a decision already made (whoever made it may have died before
+    // publishing), and for a refusal (expired, another scanner), where it costs that instance one
+    // read of an unchanged login. A failed publish fails the job; its retry publishes again.
+    const [confirmed] = await Promise.all([
+      store.confirm(scene, identity, newLoginCode(scene), codeTtlMs, confirmedAt),
+      bus.publish(scene, receivedAt)
+    ])
     log.info({ ...logFields, outcome: confirmed }, confirmed === 'changed' ? 'login confirmed' : 'scan not confirmed')
-    if (confirmed === 'changed') onFinal?.('confirmed')
-    // Published for a decision already made too: whoever made it may have died before publishing.
-    if (confirmed === 'changed' || confirmed === 'already_confirmed' || confirmed === 'already_denied') await bus.publish(scene, receivedAt)
+    if (confirmed !== 'changed') return
+    onFinal?.('confirmed')
+    // In order only while Redis still knows the script: when it had forgotten it (SCRIPT FLUSH, or a
+    // proxy in front of several Redis), ioredis sends the script again after the publish, and the
+    // page would have read the login still scanned. Once more after the answer: a page that already
+    // has its code has closed its socket, and this message reaches nobody.
+    await bus.publish(scene, receivedAt)
   }
 
   function publishQuietly (scene: string, receivedAt: number | undefined, logFields: Record<string, unknown>): void {
