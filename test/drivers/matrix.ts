@@ -24,7 +24,10 @@ export interface TestDrivers {
 export interface DriverCase {
   /** 'redis': one Redis; 'cluster': the suite's Redis Cluster (REDIS_CLUSTER_NODES); 'embedded': no Redis. */
   name: 'redis' | 'cluster' | 'embedded'
-  /** Fresh, ready drivers for one test; closed (and their Redis keys deleted) when it ends. `env` adds to the test configuration. */
+  /**
+   * Fresh, ready drivers for one test; closed (and their Redis keys deleted) when it ends. `env` adds
+   * to the test configuration, or replaces it (REDIS_URL: a Redis of the test's own).
+   */
   create (t: Test, env?: Env): Promise<TestDrivers>
 }
 
@@ -42,7 +45,7 @@ export function driverMatrix (file: string): DriverCase[] {
     name,
     async create (t, env = {}) {
       const prefix = `${filePrefix}${++created}:`
-      const drivers = createDrivers(loadConfig({ ...TEST_ENV, ...env, ...redis(), REDIS_PREFIX: prefix }))
+      const drivers = createDrivers(loadConfig({ ...TEST_ENV, ...redis(), ...env, REDIS_PREFIX: prefix }))
       t.after(async () => {
         await drivers.close()
         await deleteKeys(prefix, name === 'cluster' ? 'cluster' : 'single')
