@@ -19,6 +19,11 @@ export function isBackendUnavailable (error: unknown): boolean {
   // A Redis Cluster out of reach (ioredis' cluster client, offline queue off): no node answers, or
   // its slot map is being fetched again after every node was lost.
   if (error.name === 'ClusterAllFailedError' || CLUSTER_UNREACHABLE.has(error.message)) return true
+  // A cluster whose nodes are back but not serving yet: a restarted master answers CLUSTERDOWN for at
+  // least 2 s (Redis' CLUSTER_WRITABLE_DELAY), one already serving MOVED to one that is not. A client
+  // that kept a node it never connected to did not see the cluster go and still says 'ready'; it
+  // tries again 16 times, 100 ms apart, and gives up with this error, whatever the last one was.
+  if (error.message.startsWith('Too many Cluster redirections.')) return true
   const code = (error as { code?: unknown }).code
   return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE'
 }

@@ -10,6 +10,8 @@ t.test("Redis' ways of being unavailable become 503s; other errors do not", asyn
     new Error("READONLY You can't write against a read only replica."),
     new Error('LOADING Redis is loading the dataset in memory'),
     new Error("OOM command not allowed when used memory > 'maxmemory'."),
+    new Error('Too many Cluster redirections. Last error: ReplyError: MOVED 3785 127.0.0.1:37649'),
+    new Error('Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down'),
     Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' })
   ]
   for (const error of unavailable) t.ok(isBackendUnavailable(error), error.message)
