@@ -28,7 +28,7 @@ export interface Scale {
 }
 
 const SCALES: Record<string, Scale> = {
-  full: { name: 'full', ingestRounds: 3, ingestSeconds: 10, ingestConnections: 50, batches: 10, batchSize: 25, polledLogins: 200, pollingConcurrency: 40, qrRounds: 2, qrSeconds: 5, qrConnections: 20, idleSockets: 10_000, flowRate: 100, flowSeconds: 20, tokenProcesses: 4 },
+  full: { name: 'full', ingestRounds: 3, ingestSeconds: 10, ingestConnections: 50, batches: 20, batchSize: 25, polledLogins: 200, pollingConcurrency: 40, qrRounds: 2, qrSeconds: 5, qrConnections: 20, idleSockets: 10_000, flowRate: 100, flowSeconds: 20, tokenProcesses: 4 },
   quick: { name: 'quick', ingestRounds: 1, ingestSeconds: 3, ingestConnections: 50, batches: 4, batchSize: 10, polledLogins: 20, pollingConcurrency: 20, qrRounds: 1, qrSeconds: 2, qrConnections: 20, idleSockets: 1000, flowRate: 100, flowSeconds: 3, tokenProcesses: 4 },
   tiny: { name: 'tiny', ingestRounds: 1, ingestSeconds: 1, ingestConnections: 10, batches: 2, batchSize: 4, polledLogins: 4, pollingConcurrency: 4, qrRounds: 1, qrSeconds: 1, qrConnections: 5, idleSockets: 500, flowRate: 50, flowSeconds: 1, tokenProcesses: 4 }
 }
