@@ -83,13 +83,16 @@ export function createScanProcessor ({ store, bus, wechat, codeTtlMs, requireCon
     // whatever the confirm answers: for a decision already made (whoever made it may have died before
     // publishing), and for a refusal (expired, another scanner), where it costs that instance one
     // read of an unchanged login. A failed publish fails the job; its retry publishes again.
-    const [confirmed] = await Promise.all([
-      store.confirm(scene, identity, newLoginCode(scene), codeTtlMs, confirmedAt),
-      bus.publish(scene, receivedAt)
-    ])
+    const confirming = store.confirm(scene, identity, newLoginCode(scene), codeTtlMs, confirmedAt)
+    const publishing = bus.publish(scene, receivedAt)
+    // Awaited below, after the confirm: a publish failing first must not go unhandled meanwhile.
+    publishing.catch(() => {})
+    const confirmed = await confirming
     log.info({ ...logFields, outcome: confirmed }, confirmed === 'changed' ? 'login confirmed' : 'scan not confirmed')
+    // Counted by the compare-and-set that made the decision, even when its publish failed.
+    if (confirmed === 'changed') onFinal?.('confirmed')
+    await publishing
     if (confirmed !== 'changed') return
-    onFinal?.('confirmed')
     // In order only while Redis still knows the script: when it had forgotten it (SCRIPT FLUSH, or a
     // proxy in front of several Redis), ioredis sends the script again after the publish, and the
     // page would have read the login still scanned. Once more after the answer: a page that already
