@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { scanDedupKey, toScanJob } from '../../src/jobs/definitions.js'
@@ -37,12 +37,12 @@ const ACK = 'success'
 /** The message's fields in a fixed order: the same push always gives the same fingerprint. */
 function fingerprint (message: WeChatMessage): string {
   const fields = Object.entries(message).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return createHash('sha256').update(JSON.stringify(fields)).digest('hex')
+  return hash('sha256', JSON.stringify(fields), 'hex')
 }
 
 /** A URL check's: never equal to a push's, so its signature cannot carry a push. */
 function urlCheckFingerprint (echostr: string): string {
-  return createHash('sha256').update(JSON.stringify([['url-check', echostr]])).digest('hex')
+  return hash('sha256', JSON.stringify([['url-check', echostr]]), 'hex')
 }
 
 /**

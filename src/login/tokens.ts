@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import { safeEqual } from '../util/constant-time.js'
 
 /** 192 random bits, base64url: 32 characters, well inside WeChat's 64-character scene_str limit. */
@@ -29,7 +29,7 @@ export const LOGIN_TAG_LENGTH = 4
 
 /** A login's tag: from the scene's hash, 24 bits spread evenly over the cluster's slots. Not secret. */
 export function loginTag (scene: string): string {
-  return createHash('sha256').update(scene).digest('base64url').slice(0, LOGIN_TAG_LENGTH)
+  return hash('sha256', scene, 'base64url').slice(0, LOGIN_TAG_LENGTH)
 }
 
 /** The tag a login code starts with. */
@@ -58,7 +58,7 @@ export function assertCodeOfLogin (scene: string, code: string): void {
 }
 
 export function sha256 (value: string): string {
-  return createHash('sha256').update(value).digest('hex')
+  return hash('sha256', value, 'hex')
 }
 
 export function secretMatches (secretHash: string, presented: string): boolean {

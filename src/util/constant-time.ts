@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 
 /**
  * Whether two secrets are equal, in a time that depends neither on where they differ nor on their
@@ -10,5 +10,5 @@ export function safeEqual (a: string | Buffer, b: string | Buffer): boolean {
 }
 
 function digest (value: string | Buffer): Buffer {
-  return createHash('sha256').update(value).digest()
+  return hash('sha256', value, 'buffer')
 }

@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { safeEqual } from '../util/constant-time.js'
 
 /** sha1 hex of the parts sorted by UTF-16 code unit and joined without a separator (WeChat's scheme). */
 export function wechatSignature (parts: readonly string[]): string {
-  return createHash('sha1').update([...parts].sort().join('')).digest('hex')
+  return hash('sha1', [...parts].sort().join(''), 'hex')
 }
 
 /** Constant-time comparison of a hex signature we computed with one we were given. */
