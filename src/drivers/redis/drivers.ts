@@ -10,6 +10,7 @@ import { createBullQueue, startBullWorker } from './job-queue.js'
 import { redisKeyspace } from './keys.js'
 import { createRedisLoginBus } from './login-bus.js'
 import { createRedisLoginStore } from './login-store.js'
+import { clusterVersionProblem } from './server-version.js'
 import { createRedisSignatureLedger } from './signature-ledger.js'
 import { createRedisTokenCache } from './token-cache.js'
 import { createRedisOAuthStateStore } from './oauth-state-store.js'
@@ -69,6 +70,10 @@ export function createRedisDrivers (target: RedisTarget, config: Config, log: Lo
 
     async ready () {
       await Promise.all([connect(commands), connect(subscriber), connect(tokenSubscriber)])
+      if (target.layout === 'cluster') {
+        const problem = clusterVersionProblem(await commands.info('server'))
+        if (problem !== null) throw new Error(problem)
+      }
       await tokenCache.subscribe()
     },
 
