@@ -30,6 +30,10 @@ export const ConfigSchema = Type.Object({
   })),
   REDIS_CLUSTER_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'The ACL user of every cluster node (with REDIS_CLUSTER_NODES); unset: "default"' })),
   REDIS_CLUSTER_PASSWORD: Type.Optional(SecretString('The password of every cluster node (with REDIS_CLUSTER_NODES; one Redis takes its password in REDIS_URL)')),
+  REDIS_CLUSTER_TLS: Type.Boolean({
+    default: false,
+    description: 'Every cluster node is reached over TLS (with REDIS_CLUSTER_NODES; one Redis says so with rediss:// in REDIS_URL). A private CA: NODE_EXTRA_CA_CERTS'
+  }),
   REDIS_PREFIX: Type.String({ default: 'wql:', pattern: '^[A-Za-z0-9:_.-]{1,64}$' }),
 
   WECHAT_APP_ID: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$' }),
@@ -222,10 +226,11 @@ function parseClusterNodes (value: string): RedisNode[] | string {
   return nodes
 }
 
-function redisConfigProblem (config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_CLUSTER_USERNAME' | 'REDIS_CLUSTER_PASSWORD'>): string | null {
+function redisConfigProblem (config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_CLUSTER_USERNAME' | 'REDIS_CLUSTER_PASSWORD' | 'REDIS_CLUSTER_TLS'>): string | null {
   if (config.REDIS_CLUSTER_NODES === undefined) {
     const stray = config.REDIS_CLUSTER_USERNAME !== undefined ? 'REDIS_CLUSTER_USERNAME' : config.REDIS_CLUSTER_PASSWORD !== undefined ? 'REDIS_CLUSTER_PASSWORD' : null
-    return stray === null ? null : `${stray} is set without REDIS_CLUSTER_NODES: it is for a Redis Cluster (one Redis takes its credentials in REDIS_URL, redis://user:password@host:port)`
+    if (stray !== null) return `${stray} is set without REDIS_CLUSTER_NODES: it is for a Redis Cluster (one Redis takes its credentials in REDIS_URL, redis://user:password@host:port)`
+    return config.REDIS_CLUSTER_TLS ? 'REDIS_CLUSTER_TLS is set without REDIS_CLUSTER_NODES: it is for a Redis Cluster (one Redis over TLS is a rediss:// REDIS_URL)' : null
   }
   if (config.REDIS_URL !== undefined) {
     return 'REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis, or REDIS_CLUSTER_NODES for a Redis Cluster, not both'

@@ -23,6 +23,6 @@ export function createDrivers (config: Config, log: Log = silent, events: Driver
     dedupTtlMs: scanDedupTtlMs(config.WECHAT_TIMESTAMP_TOLERANCE_SECONDS)
   }
   if (config.REDIS_URL !== undefined) return createRedisDrivers({ layout: 'single', url: config.REDIS_URL }, config, log, queueOptions, events)
-  if (config.REDIS_CLUSTER_NODES !== undefined) return createRedisDrivers({ layout: 'cluster', nodes: redisClusterNodes(config), credentials: redisClusterCredentials(config) }, config, log, queueOptions, events)
+  if (config.REDIS_CLUSTER_NODES !== undefined) return createRedisDrivers({ layout: 'cluster', nodes: redisClusterNodes(config), credentials: redisClusterCredentials(config), tls: config.REDIS_CLUSTER_TLS }, config, log, queueOptions, events)
   return createEmbeddedDrivers(queueOptions)
 }

@@ -5,11 +5,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
-import { freeLoopbackPort, waitForRedis } from './redis-server.js'
+import { Redis, type RedisOptions } from 'ioredis'
+import { freeLoopbackPort } from './redis-server.js'
 import { waitFor } from './wait.js'
 
 export interface RedisClusterServer {
@@ -21,6 +21,8 @@ export interface RedisClusterServer {
   start (): Promise<void>
   /** Stops every node and removes their directory. Harmless twice. */
   close (): Promise<void>
+  /** With `tls`: the PEM file of the CA that signed the nodes' certificate (NODE_EXTRA_CA_CERTS). */
+  caFile?: string
 }
 
 const MASTERS = 3
@@ -35,28 +37,54 @@ export function clusterToolsProblem (): string | null {
   return null
 }
 
-/** Every node answers cluster_state:ok: each knows all 16384 slots are served. */
-async function clusterReady (ports: number[], password?: string): Promise<boolean> {
-  const states = await Promise.all(ports.map(async (port) => {
-    const redis = new Redis({ host: '127.0.0.1', port, password, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-    redis.on('error', () => {})
-    try {
-      await redis.connect()
-      return String(await redis.cluster('INFO')).includes('cluster_state:ok')
-    } catch {
-      return false
-    } finally {
-      redis.disconnect()
-    }
-  }))
-  return states.every(Boolean)
+/** What a node answers, or false when it does not (yet). */
+async function askNode (options: RedisOptions, ask: (redis: Redis) => Promise<boolean>): Promise<boolean> {
+  const redis = new Redis({ ...options, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  redis.on('error', () => {})
+  try {
+    await redis.connect()
+    return await ask(redis)
+  } catch {
+    return false
+  } finally {
+    redis.disconnect()
+  }
 }
 
-/** `password`: every node asks for it (requirepass), as a managed cluster does. */
-export async function startRedisCluster ({ password }: { password?: string } = {}): Promise<RedisClusterServer> {
+/**
+ * A CA and a certificate it signed for 127.0.0.1 (the name the nodes announce), in `dir`: what a
+ * managed cluster's TLS looks like to a client that trusts the CA.
+ */
+function makeCertificates (dir: string): { caFile: string, certFile: string, keyFile: string } {
+  const file = (name: string) => join(dir, name)
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  writeFileSync(file('node.ext'), 'subjectAltName=IP:127.0.0.1\n')
+  for (const args of [
+    ['req', '-x509', ...ec, '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=wql test CA'],
+    ['req', ...ec, '-keyout', file('node.key'), '-out', file('node.csr'), '-subj', '/CN=127.0.0.1'],
+    ['x509', '-req', '-in', file('node.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial', '-out', file('node.pem'), '-days', '2', '-extfile', file('node.ext')]
+  ]) {
+    const made = spawnSync('openssl', args, { encoding: 'utf8', timeout: 30_000 })
+    if (made.status !== 0) throw new Error(`openssl ${args[0] ?? ''} failed: ${made.error?.message ?? made.stderr}`)
+  }
+  return { caFile: file('ca.pem'), certFile: file('node.pem'), keyFile: file('node.key') }
+}
+
+/**
+ * `password`: every node asks for it (requirepass), as a managed cluster does. `tls`: every node
+ * speaks TLS only, between themselves too, with a certificate of a CA of the test's own (caFile).
+ */
+export async function startRedisCluster ({ password, tls = false }: { password?: string, tls?: boolean } = {}): Promise<RedisClusterServer> {
   const problem = clusterToolsProblem()
   if (problem !== null) throw new Error(problem)
   const dir = mkdtempSync(join(tmpdir(), 'wql-redis-cluster-'))
+  const certificates = tls ? makeCertificates(dir) : null
+  const nodeOptions = (port: number): RedisOptions => ({
+    host: '127.0.0.1', port, password, ...(certificates === null ? {} : { tls: { ca: readFileSync(certificates.caFile) } })
+  })
+  /** Every node answers cluster_state:ok: each knows all 16384 slots are served. */
+  const clusterReady = async () => (await Promise.all(ports.map((port) =>
+    askNode(nodeOptions(port), async (redis) => String(await redis.cluster('INFO')).includes('cluster_state:ok'))))).every(Boolean)
   const ports: number[] = []
   const children: ChildProcess[] = []
   let closed = false
@@ -76,19 +104,23 @@ export async function startRedisCluster ({ password }: { password?: string } = {
     await stop()
     rmSync(dir, { recursive: true, force: true })
   }
-  const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`
   // Each node keeps its cluster configuration (its id, its slots, its peers) in nodes-PORT.conf.
   const startNodes = async (): Promise<void> => {
     for (const port of ports) {
       children.push(spawn('redis-server', [
-        '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
+        ...(certificates === null
+          ? ['--port', String(port)]
+          : ['--port', '0', '--tls-port', String(port), '--tls-cluster', 'yes', '--tls-replication', 'yes', '--tls-auth-clients', 'no',
+              '--tls-cert-file', certificates.certFile, '--tls-key-file', certificates.keyFile, '--tls-ca-cert-file', certificates.caFile]),
+        '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
         '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--save', '', '--appendonly', 'no', '--dir', dir,
         ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password])
       ], { stdio: 'ignore' }))
     }
-    await Promise.all(ports.map((port) => waitForRedis(`redis://${auth}127.0.0.1:${port}`, 10_000)))
+    await Promise.all(ports.map((port) => waitFor(() => askNode(nodeOptions(port), async (redis) => await redis.ping() === 'PONG'),
+      { timeoutMs: 10_000, intervalMs: 50, what: `the cluster node on ${port} to answer` })))
   }
-  const clusterOk = () => waitFor(() => clusterReady(ports, password), { timeoutMs: 20_000, intervalMs: 100, what: 'every cluster node to report cluster_state:ok' })
+  const clusterOk = () => waitFor(clusterReady, { timeoutMs: 20_000, intervalMs: 100, what: 'every cluster node to report cluster_state:ok' })
 
   try {
     while (ports.length < MASTERS) {
@@ -98,11 +130,13 @@ export async function startRedisCluster ({ password }: { password?: string } = {
     await startNodes()
     const nodes = ports.map((port) => `127.0.0.1:${port}`)
     const cliAuth = password === undefined ? [] : ['-a', password, '--no-auth-warning']
-    const created = spawnSync('redis-cli', [...cliAuth, '--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 })
+    const cliTls = certificates === null ? [] : ['--tls', '--cacert', certificates.caFile]
+    const created = spawnSync('redis-cli', [...cliAuth, ...cliTls, '--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 })
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stderr || created.stdout}`)
     await clusterOk()
     return {
       nodes: nodes.join(','),
+      ...(certificates === null ? {} : { caFile: certificates.caFile }),
       stop,
       async start () {
         await startNodes()

@@ -10,8 +10,8 @@ export type RedisClient = Redis | Cluster
  */
 export type RedisTarget =
   | { layout: 'single', url: string }
-  /** `credentials`: what every node's AUTH takes (a single Redis has them in its URL). */
-  | { layout: 'cluster', nodes: ClusterNode[], credentials?: { username?: string, password?: string } }
+  /** `credentials`: what every node's AUTH takes (a single Redis has them in its URL). `tls`: every node over TLS (rediss:// for one Redis). */
+  | { layout: 'cluster', nodes: ClusterNode[], credentials?: { username?: string, password?: string }, tls?: boolean }
 
 /** A command Redis has not answered in this long fails, so the webhook can still keep the scan on disk within WeChat's 5 s. */
 export const COMMAND_TIMEOUT_MS = 2000
@@ -73,7 +73,9 @@ function connectTo (target: RedisTarget, options: RedisOptions, clusterOptions: 
     // The whole cluster out of reach: try again as one Redis would. A single lost node is found
     // again through the others (ioredis refreshes its slot map), not by reconnecting to it.
     clusterRetryStrategy: reconnectBackoff,
-    redisOptions: { ...nodeOptions, ...target.credentials }
+    // The nodes the cluster announces are reached as they are named there: the certificate's
+    // names must cover them (Node checks each against the host it connects to).
+    redisOptions: { ...nodeOptions, ...target.credentials, ...(target.tls === true ? { tls: {} } : {}) }
   })
 }
 
