@@ -1,6 +1,7 @@
 import t from 'tap'
 import { MISSING_LOGIN_GRACE_MS, createScanProcessor } from '../../src/jobs/scan-processor.js'
 import { newLoginCode, newScene, sha256 } from '../../src/login/tokens.js'
+import type { LoginStore } from '../../src/login/store.js'
 import type { WeChatUser } from '../../src/wechat/client.js'
 import { WeChatApiError } from '../../src/wechat/errors.js'
 import { PermanentJobError } from '../../src/jobs/definitions.js'
@@ -24,6 +25,13 @@ function userInfo (answer: (openid: string) => WeChatUser | Error) {
   }
 }
 
+/** A login waiting for its scan, living a minute from `now`. */
+async function pendingLogin (store: LoginStore, now = Date.now()): Promise<string> {
+  const scene = newScene()
+  await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
+  return scene
+}
+
 for (const driver of driverMatrix('scan-processor')) {
   // The confirm and its publish leave together: Redis runs them in order only while it knows the
   // confirm's script. When it forgot it, ioredis sends the script again after the publish.
@@ -38,17 +46,11 @@ for (const driver of driverMatrix('scan-processor')) {
       const page = new Redis(own.url)
       t.after(() => page.quit())
       const processScan = createScanProcessor({ store, bus, wechat: userInfo((openid) => ({ openid, unionid: null, subscribed: true })), codeTtlMs: 60_000, log: captureLog() })
-      const newLogin = async () => {
-        const scene = newScene()
-        const now = Date.now()
-        await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
-        return scene
-      }
       // A first login loads the scripts on the connection; then Redis forgets them.
-      await processScan({ scene: await newLogin(), openid: 'oFirst', event: 'SCAN', createTime: '1' }, 1)
+      await processScan({ scene: await pendingLogin(store), openid: 'oFirst', event: 'SCAN', createTime: '1' }, 1)
       await drivers.commandConnection().script('FLUSH')
 
-      const scene = await newLogin()
+      const scene = await pendingLogin(store)
       const read: string[] = []
       // What a page's watch does: on every message, read the login.
       const loginKey = redisKeyspace(prefix, 'single').login(scene)
@@ -61,9 +63,8 @@ for (const driver of driverMatrix('scan-processor')) {
 
   t.test(`${driver.name}: a re-run after a crash between confirming and publishing still tells the page, with the same code`, async (t) => {
     const { drivers: { loginStore: store, loginBus: bus } } = await driver.create(t)
-    const scene = newScene()
     const now = Date.now()
-    await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
+    const scene = await pendingLogin(store, now)
     // The first run confirmed, then died before its publish.
     await store.markScanned(scene, now, 'oUser')
     const firstCode = newLoginCode(scene)
@@ -84,9 +85,7 @@ for (const driver of driverMatrix('scan-processor')) {
 
   t.test(`${driver.name}: a permanent user/info refusal is not retried; a busy WeChat is`, async (t) => {
     const { drivers: { loginStore: store, loginBus: bus } } = await driver.create(t)
-    const scene = newScene()
-    const now = Date.now()
-    await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
+    const scene = await pendingLogin(store)
     const job = { scene, openid: 'oForged', event: 'SCAN' as const, createTime: '1' }
 
     let told = 0
@@ -106,9 +105,7 @@ for (const driver of driverMatrix('scan-processor')) {
 
   t.test(`${driver.name}: two people scan one QR: the login is the first scanner's, whoever's user/info answers first`, async (t) => {
     const { drivers: { loginStore: store, loginBus: bus } } = await driver.create(t)
-    const scene = newScene()
-    const now = Date.now()
-    await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
+    const scene = await pendingLogin(store)
     // The first scanner's user/info is slow; the second's would answer at once.
     const firstAnswers = deferred()
     const wechat = {
@@ -134,9 +131,7 @@ for (const driver of driverMatrix('scan-processor')) {
 
   t.test(`${driver.name}: LOGIN_REQUIRE_CONFIRM: a scan stops at "scanned", tells the page, and asks WeChat nothing`, async (t) => {
     const { drivers: { loginStore: store, loginBus: bus } } = await driver.create(t)
-    const scene = newScene()
-    const now = Date.now()
-    await store.create({ scene, secretHash: sha256('secret'), status: 'pending', createdAt: now, expiresAt: now + 60_000 }, 60_000)
+    const scene = await pendingLogin(store)
     const told = deferred()
     await bus.subscribe(scene, () => told.resolve())
     const wechat = userInfo((openid) => ({ openid, unionid: null, subscribed: true }))
