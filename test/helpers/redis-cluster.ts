@@ -8,8 +8,8 @@ import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Redis, type RedisOptions } from 'ioredis'
-import { freeLoopbackPort } from './redis-server.js'
+import type { RedisOptions } from 'ioredis'
+import { askRedis, freeLoopbackPort, waitForRedis } from './redis-server.js'
 import { waitFor } from './wait.js'
 
 export interface RedisClusterServer {
@@ -35,20 +35,6 @@ export function clusterToolsProblem (): string | null {
     }
   }
   return null
-}
-
-/** What a node answers, or false when it does not (yet). */
-async function askNode (options: RedisOptions, ask: (redis: Redis) => Promise<boolean>): Promise<boolean> {
-  const redis = new Redis({ ...options, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-  redis.on('error', () => {})
-  try {
-    await redis.connect()
-    return await ask(redis)
-  } catch {
-    return false
-  } finally {
-    redis.disconnect()
-  }
 }
 
 /**
@@ -79,13 +65,12 @@ export async function startRedisCluster ({ password, tls = false }: { password?:
   if (problem !== null) throw new Error(problem)
   const dir = mkdtempSync(join(tmpdir(), 'wql-redis-cluster-'))
   const certificates = tls ? makeCertificates(dir) : null
-  const nodeOptions = (port: number): RedisOptions => ({
-    host: '127.0.0.1', port, password, ...(certificates === null ? {} : { tls: { ca: readFileSync(certificates.caFile) } })
-  })
+  const clientTls = certificates === null ? {} : { tls: { ca: readFileSync(certificates.caFile) } }
+  const nodeOptions = (port: number): RedisOptions => ({ host: '127.0.0.1', port, password, ...clientTls })
+  const ports: number[] = []
   /** Every node answers cluster_state:ok: each knows all 16384 slots are served. */
   const clusterReady = async () => (await Promise.all(ports.map((port) =>
-    askNode(nodeOptions(port), async (redis) => String(await redis.cluster('INFO')).includes('cluster_state:ok'))))).every(Boolean)
-  const ports: number[] = []
+    askRedis(nodeOptions(port), async (node) => String(await node.cluster('INFO')).includes('cluster_state:ok')).catch(() => false)))).every(Boolean)
   const children: ChildProcess[] = []
   let closed = false
 
@@ -117,8 +102,7 @@ export async function startRedisCluster ({ password, tls = false }: { password?:
         ...(password === undefined ? [] : ['--requirepass', password, '--masterauth', password])
       ], { stdio: 'ignore' }))
     }
-    await Promise.all(ports.map((port) => waitFor(() => askNode(nodeOptions(port), async (redis) => await redis.ping() === 'PONG'),
-      { timeoutMs: 10_000, intervalMs: 50, what: `the cluster node on ${port} to answer` })))
+    await Promise.all(ports.map((port) => waitForRedis(nodeOptions(port), 10_000)))
   }
   const clusterOk = () => waitFor(clusterReady, { timeoutMs: 20_000, intervalMs: 100, what: 'every cluster node to report cluster_state:ok' })
 

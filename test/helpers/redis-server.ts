@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
+import { Redis, type RedisOptions } from 'ioredis'
 import type { Scope } from './scope.js'
 import { waitFor } from './wait.js'
 
@@ -37,22 +37,26 @@ export async function freeLoopbackPort (): Promise<number> {
   return port
 }
 
-/** One connection attempt, without retries of its own: waitForRedis does the retrying. */
-async function ping (url: string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+/** A URL, or the options of a server a URL cannot describe (TLS with a CA of the test's own). */
+export type RedisAddress = string | RedisOptions
+
+/** One connection attempt, without retries of its own (the callers retry): `ask`'s answer, or its failure. */
+export async function askRedis<T> (address: RedisAddress, ask: (client: Redis) => Promise<T>): Promise<T> {
+  const options: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null }
+  const client = typeof address === 'string' ? new Redis(address, options) : new Redis({ ...address, ...options })
   client.on('error', () => {})
   try {
     await client.connect()
-    await client.ping()
+    return await ask(client)
   } finally {
     client.disconnect()
   }
 }
 
 /** Fails with Redis' last refusal (a refused connection, a wrong password…), as it is the useful message. */
-export async function waitForRedis (url: string, deadlineMs: number): Promise<void> {
+export async function waitForRedis (address: RedisAddress, deadlineMs: number): Promise<void> {
   let lastFailure: unknown
-  const answers = () => ping(url).then(() => true, (error: unknown) => { lastFailure = error; return false })
+  const answers = () => askRedis(address, (client) => client.ping()).then(() => true, (error: unknown) => { lastFailure = error; return false })
   await waitFor(answers, { timeoutMs: deadlineMs, intervalMs: 50, what: 'Redis to answer' })
     .catch((timedOut: unknown) => { throw lastFailure ?? timedOut })
 }
